@@ -1,0 +1,89 @@
+/** @netlab/shared: the runtime every netlab part is built on. Named re-exports only. */
+export {
+  argvToEnv,
+  commonEnv,
+  ConfigError,
+  env,
+  loadConfig,
+  parseConfig,
+  type ArgvSpec,
+  type ConfigIssue,
+  type ConfigSource,
+  type LogLevel,
+} from './config';
+export {
+  connectControl,
+  type ControlClient,
+  type ControlCommand,
+  type ControlHello,
+  type ControlReply,
+  type InstanceBroadcast,
+  type InstanceRequest,
+  type InstanceStatus,
+} from './control';
+export {
+  isNetlabError,
+  NetlabError,
+  netlabError,
+  PROBLEM_CONTENT_TYPE,
+  sendProblem,
+  sharedErrorCodes,
+  toProblem,
+  type ErrorCodeSpec,
+  type Problem,
+  type SharedErrorCode,
+} from './errors';
+export {
+  createHealth,
+  createHealthServer,
+  type Health,
+  type HealthOptions,
+  type ReadinessCheck,
+  type ReadinessReport,
+} from './health';
+export { spawnNatsServer, waitForExit } from './nats-server-process';
+export { advertisedHost, closeHttpServer, httpUrl, listen } from './http-server';
+export {
+  createLifecycle,
+  type Lifecycle,
+  type LifecycleOptions,
+  type ShutdownHook,
+} from './lifecycle';
+export {
+  createHttpLogger,
+  createLogger,
+  REDACTED_PATHS,
+  REQUEST_ID_HEADER,
+  requestIdOf,
+  silentLogger,
+  type Logger,
+  type LoggerOptions,
+} from './logger';
+export {
+  connectNats,
+  registerService,
+  toNatsError,
+  type Msg,
+  type NatsClient,
+  type NatsConnection,
+  type NatsOptions,
+  type RegistrationOptions,
+  type RequestOptions,
+  type Service,
+} from './nats';
+export {
+  runtimeConfig,
+  startRuntime,
+  type Runtime,
+  type RuntimeConfig,
+  type RuntimeOptions,
+} from './runtime';
+export {
+  CONFIG_BUCKET,
+  configKeys,
+  EVENTS_STREAM,
+  NATS_REQUEST_ID_HEADER,
+  SERVICE_NAMES,
+  subjects,
+  type ServiceName,
+} from './subjects';

@@ -1,0 +1,43 @@
+/**
+ * Every NATS subject, stream and bucket netlab uses. The whole namespace:
+ *
+ * ```
+ * $SRV.PING|INFO|STATS[.<name>[.<id>]]   micro service API (@nats-io/services): discovery
+ * netlab.<service>.<verb>                 requests to a service (queue groups share the work)
+ *   netlab.fetcher.fetch                  fetch one URL (envelope in, envelope out)
+ *   netlab.tcp-echo.stats                 connection and byte counters of one tcp-echo instance
+ * netlab.events.<service>.<kind>          events, captured by the JetStream stream NETLAB_EVENTS
+ *   netlab.events.<service>.up|down       an instance registered or left
+ *   netlab.events.fetcher.download        download progress
+ *   netlab.events.tcp-echo.stats          periodic counters
+ * KV netlab_config                        live configuration
+ *   gateway.routes                        the gateway's route table, overriding ROUTES_FILE
+ * ```
+ *
+ * Names are lower-case; `<service>` is the deployable's name (`static`, `tcp-echo`, …). Request
+ * ids travel in the NATS header `x-request-id`, as in HTTP.
+ */
+
+/** Parts of the lab; the first segment after `netlab.` and the micro service name. */
+export const SERVICE_NAMES = ['gateway', 'static', 'dynamic', 'fetcher', 'tcp-echo'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const subjects = {
+  /** A request subject: `netlab.<service>.<verb>`. */
+  request: (service: ServiceName, verb: string) => `netlab.${service}.${verb}`,
+  /** An event subject: `netlab.events.<service>.<kind>`. */
+  event: (service: ServiceName, kind: string) => `netlab.events.${service}.${kind}`,
+  /** Every event, for the stream and for tails. */
+  allEvents: 'netlab.events.>',
+  fetcherFetch: 'netlab.fetcher.fetch',
+  tcpEchoStats: 'netlab.tcp-echo.stats',
+} as const;
+
+export const EVENTS_STREAM = 'NETLAB_EVENTS';
+export const CONFIG_BUCKET = 'netlab_config';
+export const configKeys = {
+  gatewayRoutes: 'gateway.routes',
+} as const;
+
+/** The NATS header that carries the request id, as HTTP's `x-request-id`. */
+export const NATS_REQUEST_ID_HEADER = 'x-request-id';

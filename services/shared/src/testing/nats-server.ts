@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnNatsServer, waitForExit } from '../nats-server-process';
+
+/** A real nats-server for a test, on a port of its own choosing (`-p -1`). */
+export interface NatsServerHandle {
+  /** `nats://127.0.0.1:PORT`; stays the same across {@link restart}. */
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number | undefined;
+  /** False after stop or kill, until restart. */
+  isRunning(): boolean;
+  /** SIGTERM and wait for the exit (a graceful stop, like `netlab stop`). */
+  stop(): Promise<void>;
+  /** SIGKILL: the server vanishes without a goodbye, as in a crash. */
+  kill(): Promise<void>;
+  /** Starts again on the same port and store directory (after stop or kill). */
+  restart(): Promise<void>;
+  /** Stops the server and removes its store directory. */
+  dispose(): Promise<void>;
+}
+
+export interface NatsServerOptions {
+  jetstream?: boolean;
+  /** A configuration file (e.g. infra/nats/nats.conf); ports still come from the arguments. */
+  configFile?: string;
+  /** How long to wait for the server to accept clients. */
+  startTimeoutMs?: number;
+}
+
+/**
+ * Starts nats-server from PATH with JetStream in a temporary store directory. Its port is chosen
+ * by the server (`-p -1`) the first time and kept for restarts, so clients reconnect to it.
+ */
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  const storeDir = await mkdtemp(join(tmpdir(), 'netlab-nats-'));
+  const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  const argsFor = (port: number): string[] => [
+    ...(opts.configFile === undefined ? [] : ['-c', opts.configFile]),
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-m',
+    '0',
+    ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir]),
+  ];
+  const first = await spawnNatsServer(argsFor(-1), timeoutMs);
+  const { port } = first;
+  let { proc } = first;
+  const url = `nats://127.0.0.1:${port}`;
+
+  const signal = async (sig: NodeJS.Signals): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+    await waitForExit(proc);
+  };
+
+  return {
+    url,
+    port,
+    get pid() {
+      return proc.pid;
+    },
+    isRunning: () => proc.exitCode === null && proc.signalCode === null,
+    stop: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+    async restart() {
+      await signal('SIGTERM');
+      ({ proc } = await spawnNatsServer(argsFor(port), timeoutMs));
+    },
+    async dispose() {
+      await signal('SIGTERM');
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+}
