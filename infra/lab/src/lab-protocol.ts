@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { MAX_INSTANCES } from './manifest';
 
 /**
- * What the CLI and the supervisor say to each other over the control socket, on top of the shared
- * control types: {@link ControlCommand} plus `follow` on `logs`, the results of each command, and
- * the log lines a following CLI receives.
+ * What the CLI and the supervisor say to each other over the control socket: the shared
+ * {@link ControlCommand}, checked with a schema on arrival, and the results of each command.
  */
 
 /** The most lines `logs -n` returns: the tail is read into memory. */
@@ -29,15 +28,13 @@ export const labCommandSchema = z.discriminatedUnion('op', [
   }),
 ]);
 
-/** A superset of the shared {@link ControlCommand}: `logs` may also ask to follow. */
-export type LabCommand = ControlCommand | z.infer<typeof labCommandSchema>;
+/** The shared {@link ControlCommand}; the schema above must accept exactly its shape. */
+export type LabCommand = ControlCommand;
+export type { LogLineMessage } from '@netlab/shared';
 
-/** Supervisor → a following CLI: one raw line as written to `.lab/logs/<part>.log`. */
-export interface LogLineMessage {
-  op: 'log';
-  part: string;
-  line: string;
-}
+// Fails to compile when the schema and the shared type drift apart.
+const schemaMatchesProtocol: (c: z.infer<typeof labCommandSchema>) => ControlCommand = (c) => c;
+void schemaMatchesProtocol;
 
 export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 

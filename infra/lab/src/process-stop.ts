@@ -1,20 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hasExited, waitForExit } from '@netlab/shared';
 
 /**
  * Every child of the supervisor runs in a process group of its own (`detached: true`), so that a
  * Ctrl-C in the terminal reaches the supervisor only and the supervisor decides the order in which
  * things stop (parts in reverse start order, nats-server last).
  */
-
-export function hasExited(proc: ChildProcess): boolean {
-  return proc.exitCode !== null || proc.signalCode !== null;
-}
-
-export function waitForExit(proc: ChildProcess): Promise<void> {
-  if (hasExited(proc)) return Promise.resolve();
-  return new Promise((resolve) => proc.once('exit', () => resolve()));
-}
 
 /** Signals the process group led by `pid` (the child and anything it spawned). */
 export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {

@@ -1,7 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { relative } from 'node:path';
-import { createLogger, type Logger } from '@netlab/shared';
+import {
+  createLogger,
+  hasExited,
+  natsServerArgs,
+  spawnNatsServer,
+  type Logger,
+} from '@netlab/shared';
 import { labPaths, MAX_SOCKET_PATH_BYTES, type LabConfig } from './config';
 import { probeSocket } from './control-client';
 import {
@@ -24,7 +30,6 @@ import type {
 import { createLineSplitter } from './line-splitter';
 import { createLogSink, type LogSink } from './log-sink';
 import { entryPath, RESERVED_PART_NAMES, type PartDefinition } from './manifest';
-import { spawnNatsProcess } from './nats-process';
 import { INSTANCE_HOST, instanceEnv, spawnInstance, type InstancePlan } from './part-process';
 import {
   procCommandLine,
@@ -33,7 +38,7 @@ import {
   writePidFile,
   type PidRecord,
 } from './pid-file';
-import { hasExited, isAlive, signalGroup, stopProcess } from './process-stop';
+import { isAlive, signalGroup, stopProcess } from './process-stop';
 import { waitUntilReady } from './readiness';
 import {
   consecutiveCrashes,
@@ -421,15 +426,18 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   };
 
   const spawnNats = async (): Promise<void> => {
-    const started = await spawnNatsProcess({
+    const started = await spawnNatsServer({
       bin: deps.natsBin,
-      configFile: deps.natsConfigFile,
-      host: INSTANCE_HOST,
-      port: nats.port ?? config.natsPort,
-      monitorPort: nats.monitorPort ?? config.natsMonitorPort,
-      storeDir: paths.natsStore,
+      args: natsServerArgs({
+        configFile: deps.natsConfigFile,
+        host: INSTANCE_HOST,
+        port: nats.port ?? config.natsPort,
+        monitorPort: nats.monitorPort ?? config.natsMonitorPort,
+        storeDir: paths.natsStore,
+      }),
       timeoutMs: NATS_START_TIMEOUT_MS,
       onOutput: (chunk) => natsSplitter.push(chunk),
+      detached: true,
     });
     nats.proc = started.proc;
     nats.port = started.port;

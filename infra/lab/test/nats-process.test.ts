@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureNatsServer, findExecutable, natsArgs } from '../src/nats-process';
+import { ensureNatsServer, findExecutable } from '../src/nats-process';
 
 describe('findExecutable', () => {
   let dir: string;
@@ -92,19 +92,5 @@ describe('ensureNatsServer', () => {
     });
     expect(found).toBeUndefined();
     expect(written).toContain('could not install nats-server');
-  });
-});
-
-describe('natsArgs', () => {
-  it('turns port 0 into -1, which lets nats-server choose', () => {
-    expect(
-      natsArgs({
-        configFile: 'c.conf',
-        host: '127.0.0.1',
-        port: 0,
-        monitorPort: 8222,
-        storeDir: '/s',
-      }),
-    ).toEqual(['-c', 'c.conf', '-a', '127.0.0.1', '-p', '-1', '-m', '8222', '-js', '-sd', '/s']);
   });
 });

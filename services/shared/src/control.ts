@@ -35,7 +35,15 @@ export type ControlCommand =
   | { op: 'stop' }
   | { op: 'restart'; part: string }
   | { op: 'scale'; part: string; instances: number }
-  | { op: 'logs'; part: string; lines: number };
+  /** The last `lines` of a part's log; with `follow`, new lines keep coming as {@link LogLineMessage}s. */
+  | { op: 'logs'; part: string; lines: number; follow?: boolean };
+
+/** Supervisor → a following CLI: one raw line as written to `.lab/logs/<part>.log`. */
+export interface LogLineMessage {
+  op: 'log';
+  part: string;
+  line: string;
+}
 
 export type ControlReply<T = unknown> = { ok: true; result: T } | { ok: false; error: string };
 
@@ -50,7 +58,15 @@ export interface ControlClientOptions {
   logger: Logger;
   status: () => InstanceStatus;
   onDrain: () => void;
+  /**
+   * The supervisor is gone for good (its socket refused every reconnect). An instance started by
+   * `netlab up` then shuts down instead of running on as an orphan.
+   */
+  onSupervisorLost: () => void;
 }
+
+/** How long closing the link may take at exit: net-ipc can wait forever on an unflushed write. */
+const CLOSE_TIMEOUT_MS = 1000;
 
 /**
  * Connects an instance to its supervisor. A failure to connect is logged and otherwise ignored:
@@ -58,7 +74,7 @@ export interface ControlClientOptions {
  */
 export async function connectControl(opts: ControlClientOptions): Promise<ControlClient> {
   const log = opts.logger.child({ component: 'control' });
-  const client = new Client({ path: opts.socketPath, reconnect: true, retries: 5 });
+  const client = new Client({ path: opts.socketPath, reconnect: true, retries: 3 });
   client.on('request', (req: InstanceRequest, respond: (data: unknown) => Promise<void>) => {
     if (req.op === 'status') void respond(opts.status());
   });
@@ -69,6 +85,13 @@ export async function connectControl(opts: ControlClientOptions): Promise<Contro
     }
   });
   client.on('error', (err) => log.warn({ err }, 'control socket error'));
+  let closing = false;
+  // With reconnect on, net-ipc emits 'close' only once its retries are used up.
+  client.on('close', () => {
+    if (closing) return;
+    log.warn('lost the supervisor; shutting down');
+    opts.onSupervisorLost();
+  });
   const hello: ControlHello = {
     kind: 'instance',
     part: opts.part,
@@ -85,7 +108,13 @@ export async function connectControl(opts: ControlClientOptions): Promise<Contro
   }
   return {
     close: async () => {
-      await client.close('exit').catch(() => undefined);
+      closing = true;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.close('exit').catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

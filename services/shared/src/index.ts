@@ -20,6 +20,7 @@ export {
   type InstanceBroadcast,
   type InstanceRequest,
   type InstanceStatus,
+  type LogLineMessage,
 } from './control';
 export {
   isNetlabError,
@@ -41,7 +42,15 @@ export {
   type ReadinessCheck,
   type ReadinessReport,
 } from './health';
-export { spawnNatsServer, waitForExit } from './nats-server-process';
+export {
+  hasExited,
+  natsServerArgs,
+  spawnNatsServer,
+  waitForExit,
+  type NatsServerArgs,
+  type NatsServerProcess,
+  type SpawnNatsOptions,
+} from './nats-server-process';
 export { advertisedHost, closeHttpServer, httpUrl, listen } from './http-server';
 export {
   createLifecycle,

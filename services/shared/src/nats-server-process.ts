@@ -1,57 +1,114 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
- * Starting nats-server from PATH and learning which port it took: used by `netlab up` and by the
- * test helper. With `-p -1` the server picks a free port and logs it; we read it from stderr.
+ * Starting nats-server and learning which ports it took: used by `netlab up` and by the test
+ * helper. With `-p -1` (and `-m -1`) the server picks free ports and logs them; we read the log.
  */
-const LISTENING = /Listening for client connections on [^\s]*:(\d+)/;
+
+export interface NatsServerArgs {
+  /** A configuration file, e.g. infra/nats/nats.conf; the arguments below override it. */
+  configFile?: string;
+  host: string;
+  /** 0: the server chooses (`-p -1`). */
+  port: number;
+  /** Monitoring port; 0: the server chooses; undefined: no monitoring. */
+  monitorPort?: number;
+  /** JetStream's store directory; undefined: JetStream off. */
+  storeDir?: string;
+}
+
+export function natsServerArgs(opts: NatsServerArgs): string[] {
+  const portArg = (p: number): string => (p === 0 ? '-1' : String(p));
+  return [
+    ...(opts.configFile === undefined ? [] : ['-c', opts.configFile]),
+    '-a',
+    opts.host,
+    '-p',
+    portArg(opts.port),
+    ...(opts.monitorPort === undefined ? [] : ['-m', portArg(opts.monitorPort)]),
+    ...(opts.storeDir === undefined ? [] : ['-js', '-sd', opts.storeDir]),
+  ];
+}
+
+export interface SpawnNatsOptions {
+  /** The executable; `nats-server` from PATH by default. */
+  bin?: string;
+  args: readonly string[];
+  timeoutMs: number;
+  /** Everything the server logs, from the first line on. */
+  onOutput?: (chunk: string) => void;
+  /** A process group of its own, so a terminal's Ctrl-C does not reach it (the supervisor's). */
+  detached?: boolean;
+}
+
+export interface NatsServerProcess {
+  proc: ChildProcess;
+  pid: number;
+  port: number;
+  monitorPort: number | undefined;
+}
+
+const LISTENING = /Listening for client connections on \S*:(\d+)/;
+const MONITOR = /Starting http monitor on \S*:(\d+)/;
+
+export function hasExited(proc: ChildProcess): boolean {
+  return proc.exitCode !== null || proc.signalCode !== null;
+}
 
 export function waitForExit(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  if (hasExited(proc)) return Promise.resolve();
   return new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
-/**
- * Spawns nats-server with `args` and resolves once it accepts clients, with the port it listens
- * on. `onOutput` receives everything the server logs (it logs to stderr), before and after.
- */
-export function spawnNatsServer(
-  args: readonly string[],
-  timeoutMs: number,
-  onOutput?: (chunk: string) => void,
-): Promise<{ proc: ChildProcess; port: number }> {
+/** Starts nats-server and resolves once it accepts clients, with the ports it took. */
+export function spawnNatsServer(opts: SpawnNatsOptions): Promise<NatsServerProcess> {
+  const bin = opts.bin ?? 'nats-server';
   return new Promise((resolve, reject) => {
-    const proc = spawn('nats-server', [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`nats-server did not start within ${timeoutMs} ms:\n${log}`));
-    }, timeoutMs);
-    proc.once('error', (err) => {
+    const proc = spawn(bin, [...opts.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
+    });
+    let seen = '';
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      reject(
+      if (proc.exitCode === null && proc.pid !== undefined) proc.kill('SIGKILL');
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`nats-server did not start within ${opts.timeoutMs} ms:\n${seen}`)),
+      opts.timeoutMs,
+    );
+    proc.once('error', (err) =>
+      fail(
         new Error(
-          `could not run nats-server (${err.message}); install it with infra/scripts/setup.sh nats (Debian: apt-get install nats-server)`,
+          `could not run ${bin} (${err.message}); install it with infra/scripts/setup.sh nats (Debian: apt-get install nats-server)`,
         ),
-      );
-    });
-    proc.once('exit', (code) => {
+      ),
+    );
+    proc.once('exit', (code, signal) =>
+      fail(new Error(`nats-server exited (${code ?? signal}) before it was ready:\n${seen}`)),
+    );
+    const onData = (chunk: string): void => {
+      opts.onOutput?.(chunk);
+      if (settled) return;
+      if (seen.length < 64_000) seen += chunk;
+      const listening = LISTENING.exec(seen);
+      if (listening?.[1] === undefined || proc.pid === undefined) return;
+      settled = true;
       clearTimeout(timer);
-      reject(new Error(`nats-server exited with ${code} before it was ready:\n${log}`));
-    });
-    proc.stderr?.setEncoding('utf8');
-    let ready = false;
-    proc.stderr?.on('data', (chunk: string) => {
-      onOutput?.(chunk);
-      if (ready) return;
-      if (log.length < 64_000) log += chunk;
-      const m = LISTENING.exec(log);
-      if (m?.[1] !== undefined) {
-        ready = true;
-        clearTimeout(timer);
-        proc.removeAllListeners('exit');
-        resolve({ proc, port: Number(m[1]) });
-      }
-    });
+      const monitor = MONITOR.exec(seen)?.[1];
+      resolve({
+        proc,
+        pid: proc.pid,
+        port: Number(listening[1]),
+        monitorPort: monitor === undefined ? undefined : Number(monitor),
+      });
+    };
+    // nats-server logs to stderr; read stdout too, or a full pipe would block it.
+    proc.stdout.setEncoding('utf8').on('data', onData);
+    proc.stderr.setEncoding('utf8').on('data', onData);
   });
 }

@@ -105,6 +105,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       logger,
       status: () => lifecycle.status(),
       onDrain: () => void lifecycle.shutdown('supervisor drain').then(exit),
+      onSupervisorLost: () => void lifecycle.shutdown('supervisor lost').then(exit),
     });
     lifecycle.attachControl(control);
   }

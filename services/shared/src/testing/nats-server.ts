@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnNatsServer, waitForExit } from '../nats-server-process';
+import { hasExited, natsServerArgs, spawnNatsServer, waitForExit } from '../nats-server-process';
 
 /** A real nats-server for a test, on a port of its own choosing (`-p -1`). */
 export interface NatsServerHandle {
@@ -36,23 +36,23 @@ export interface NatsServerOptions {
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const storeDir = await mkdtemp(join(tmpdir(), 'netlab-nats-'));
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
-  const argsFor = (port: number): string[] => [
-    ...(opts.configFile === undefined ? [] : ['-c', opts.configFile]),
-    '-a',
-    '127.0.0.1',
-    '-p',
-    String(port),
-    '-m',
-    '0',
-    ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir]),
-  ];
-  const first = await spawnNatsServer(argsFor(-1), timeoutMs);
+  const start = (port: number) =>
+    spawnNatsServer({
+      args: natsServerArgs({
+        ...(opts.configFile === undefined ? {} : { configFile: opts.configFile }),
+        host: '127.0.0.1',
+        port,
+        ...(opts.jetstream === false ? {} : { storeDir }),
+      }),
+      timeoutMs,
+    });
+  const first = await start(0);
   const { port } = first;
   let { proc } = first;
   const url = `nats://127.0.0.1:${port}`;
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+    if (!hasExited(proc)) proc.kill(sig);
     await waitForExit(proc);
   };
 
@@ -62,12 +62,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     get pid() {
       return proc.pid;
     },
-    isRunning: () => proc.exitCode === null && proc.signalCode === null,
+    isRunning: () => !hasExited(proc),
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
     async restart() {
       await signal('SIGTERM');
-      ({ proc } = await spawnNatsServer(argsFor(port), timeoutMs));
+      ({ proc } = await start(port));
     },
     async dispose() {
       await signal('SIGTERM');
