@@ -81,9 +81,8 @@ export interface Supervisor {
   isStopping(): boolean;
 }
 
-interface Instance {
-  readonly plan: InstancePlan;
-  readonly index: number;
+/** What the supervisor tracks of every child it keeps running: an instance or nats-server. */
+interface SupervisedProcess {
   proc: ChildProcess | undefined;
   state: ProcessState;
   restarts: number;
@@ -93,6 +92,11 @@ interface Instance {
   /** False once the supervisor asked it to stop: its exit is then no crash. */
   wanted: boolean;
   restartTimer: NodeJS.Timeout | undefined;
+}
+
+interface Instance extends SupervisedProcess {
+  readonly plan: InstancePlan;
+  readonly index: number;
   link: InstanceLink | undefined;
   readyWaiters: Set<(ready: boolean) => void>;
 }
@@ -102,14 +106,7 @@ interface PartState {
   readonly instances: Instance[];
 }
 
-interface NatsState {
-  proc: ChildProcess | undefined;
-  state: ProcessState;
-  restarts: number;
-  crashes: number;
-  startedAt: number | undefined;
-  wanted: boolean;
-  restartTimer: NodeJS.Timeout | undefined;
+interface NatsState extends SupervisedProcess {
   /** Fixed by the first start, so that a restarted server keeps the URL the parts know. */
   port: number | undefined;
   monitorPort: number | undefined;
