@@ -11,15 +11,15 @@ NETLAB := node infra/lab/dist/main.js
 # Extra jest arguments, e.g. make test JEST_ARGS='services/shared'
 JEST_ARGS ?=
 
-.PHONY: help install build dev status test test-unit test-int lint typecheck format bench clean
+.PHONY: help install build dev status test test-unit test-int lint typecheck format bench k6 clean
 
 help: ## List the targets
 	@printf 'netlab — make targets\n\n'
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@printf '\nStart with: make dev (run the lab) · make test (run every test)\n'
 
-install: ## Set up Node 24, npm dependencies and nats-server (idempotent)
-	@$(SETUP) node deps nats
+install: ## Set up Node 24, npm dependencies, nats-server, MariaDB and Chromium (idempotent)
+	@$(SETUP)
 
 build: install ## Compile every workspace (tsc -b, project references)
 	@npm run --silent build
@@ -53,6 +53,10 @@ bench: build ## Run every load/bench comparison (pinned, against peers); reports
 	@for run in load/bench/*/run.ts; do \
 	  echo "== $$run"; node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "$$run" || exit 1; \
 	done
+
+k6: ## Build k6 from source with the Go toolchain (pinned) into .bin/k6
+	@infra/scripts/setup.sh k6
+	@.bin/k6 version
 
 clean: ## Remove build output and lab state (keeps node_modules and .tools)
 	@rm -rf services/*/dist gateway/dist infra/*/dist .lab

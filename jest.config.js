@@ -4,7 +4,25 @@
 const shared = {
   testEnvironment: 'node',
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+  transform: {
+    // load/ runs as ES modules under Node (module: preserve); its unit tests run as CommonJS.
+    '/load/.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/load/tsconfig.jest.json' }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
+    // kysely ships only ES modules, which jest's CommonJS runtime cannot require: compile its
+    // files to CommonJS once (cached), as Node 24 itself would load them through require(esm).
+    '/node_modules/kysely/.+\\.js$': [
+      'ts-jest',
+      {
+        tsconfig: {
+          allowJs: true,
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          isolatedModules: true,
+        },
+      },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!kysely/)'],
   moduleNameMapper: {
     '^@netlab/shared$': '<rootDir>/services/shared/src/index.ts',
     '^@netlab/shared/testing$': '<rootDir>/services/shared/src/testing/index.ts',

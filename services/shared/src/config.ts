@@ -249,22 +249,37 @@ export function argvToEnv(args: readonly string[], spec: ArgvSpec): Record<strin
   return out;
 }
 
+/** What {@link loadConfig} takes besides the schema and the environment. */
+export interface LoadConfigOptions {
+  /** A command line mapped onto variables through `spec`; flags win over the environment. */
+  argv?: { args: readonly string[]; spec: ArgvSpec };
+  usage?: string;
+  exit?: (code: number) => never;
+  write?: (text: string) => void;
+}
+
 /**
- * For main.ts: parse, or print every problem (and the usage, when there is one) and exit with 2.
+ * For main.ts: parse env (and argv), or print every problem (and the usage, when there is one)
+ * and exit with 2.
  */
 export function loadConfig<S extends z.ZodType<unknown, Record<string, unknown>>>(
   schema: S,
   source: ConfigSource,
-  opts: { usage?: string; exit?: (code: number) => never; write?: (text: string) => void } = {},
+  opts: LoadConfigOptions = {},
 ): Readonly<z.output<S>> {
+  const usage = opts.usage ?? opts.argv?.spec.usage;
   try {
-    return parseConfig(schema, source, opts.usage);
+    const merged =
+      opts.argv === undefined
+        ? source
+        : { ...source, ...argvToEnv(opts.argv.args, opts.argv.spec) };
+    return parseConfig(schema, merged, usage);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const write = opts.write ?? ((text: string) => process.stderr.write(text));
     write(`${err.message}\n`);
-    const usage = err.usage ?? opts.usage;
-    if (usage !== undefined) write(`\n${usage}\n`);
+    const shownUsage = err.usage ?? usage;
+    if (shownUsage !== undefined) write(`\n${shownUsage}\n`);
     return (opts.exit ?? process.exit)(2);
   }
 }

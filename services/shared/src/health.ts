@@ -21,8 +21,11 @@ export interface Health {
   setDraining(): void;
   isDraining(): boolean;
   readiness(): Promise<ReadinessReport>;
-  /** Serves the three paths; returns false for any other, for the caller to handle. */
-  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Serves the three paths; returns false for any other, for the caller to handle. `path` names
+   * the health path when the caller mounts them elsewhere (the gateway and static use `/-/`).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, path?: string): boolean;
 }
 
 export interface HealthOptions {
@@ -70,8 +73,8 @@ export function createHealth(opts: HealthOptions): Health {
     setDraining: () => void (draining = true),
     isDraining: () => draining,
     readiness,
-    handle(req, res) {
-      const path = (req.url ?? '/').split('?', 1)[0];
+    handle(req, res, mountedPath) {
+      const path = mountedPath ?? (req.url ?? '/').split('?', 1)[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
       switch (path) {
         case '/healthz':

@@ -9,6 +9,7 @@ export {
   type ArgvSpec,
   type ConfigIssue,
   type ConfigSource,
+  type LoadConfigOptions,
   type LogLevel,
 } from './config';
 export {
@@ -79,8 +80,10 @@ export {
   type RegistrationOptions,
   type RequestOptions,
   type Service,
+  type ServiceMsg,
 } from './nats';
 export {
+  packageVersion,
   runtimeConfig,
   startRuntime,
   type Runtime,
@@ -91,6 +94,7 @@ export {
   CONFIG_BUCKET,
   configKeys,
   EVENTS_STREAM,
+  FETCHER_SESSIONS_BUCKET,
   NATS_REQUEST_ID_HEADER,
   SERVICE_NAMES,
   subjects,

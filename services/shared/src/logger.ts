@@ -86,7 +86,8 @@ export function createHttpLogger(logger: Logger): HttpLogger {
       if (res.statusCode >= 400) return 'warn';
       return 'info';
     },
-    // Probes and scrapes would drown the lines that matter.
-    autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics)\b/.test(req.url ?? '') },
+    // Probes and scrapes (also under the static server's reserved /-/) would drown the lines
+    // that matter.
+    autoLogging: { ignore: (req) => /^\/(-\/)?(healthz|readyz|metrics)\b/.test(req.url ?? '') },
   });
 }

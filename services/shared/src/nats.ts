@@ -17,7 +17,7 @@ import type { Logger } from './logger';
 import { NATS_REQUEST_ID_HEADER } from './subjects';
 
 export type { Msg, NatsConnection } from '@nats-io/nats-core';
-export type { Service } from '@nats-io/services';
+export type { Service, ServiceMsg } from '@nats-io/services';
 
 export interface NatsOptions {
   servers: readonly string[];

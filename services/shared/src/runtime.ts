@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { connectControl } from './control';
 import { createHealth, type Health } from './health';
 import { createLifecycle, type Lifecycle } from './lifecycle';
@@ -6,6 +8,14 @@ import { createLogger, type Logger } from './logger';
 import { connectNats, registerService, type NatsClient, type Service } from './nats';
 import { subjects, type ServiceName } from './subjects';
 import type { LogLevel } from './config';
+
+/** The `version` of the package whose compiled main.ts lives in `distDir` (pass `__dirname`). */
+export function packageVersion(distDir: string): string {
+  const pkg = JSON.parse(readFileSync(join(distDir, '..', 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}
 
 /** The settings every deployable shares, in camelCase (from {@link commonEnv} variables). */
 export interface RuntimeConfig {
@@ -128,7 +138,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         logger,
         maxPendingBytes: config.natsMaxPendingBytes,
       });
-      const registered = await registerService(nats.nc, { name: service, version, metadata });
+      // $SRV.INFO carries no instance name: put it in the metadata, for /-/upstreams and dashboards.
+      const registered = await registerService(nats.nc, {
+        name: service,
+        version,
+        metadata: { instance, ...metadata },
+      });
       const announce = (kind: 'up' | 'down'): void => {
         try {
           nats.publishJson(subjects.event(service, kind), {

@@ -4,14 +4,16 @@
  * ```
  * $SRV.PING|INFO|STATS[.<name>[.<id>]]   micro service API (@nats-io/services): discovery
  * netlab.<service>.<verb>                 requests to a service (queue groups share the work)
- *   netlab.fetcher.fetch                  fetch one URL (envelope in, envelope out)
+ *   netlab.fetcher.fetch                  fetch one URL (envelope in, envelope out; queue group fetcher)
  *   netlab.tcp-echo.stats                 connection and byte counters of one tcp-echo instance
  * netlab.events.<service>.<kind>          events, captured by the JetStream stream NETLAB_EVENTS
  *   netlab.events.<service>.up|down       an instance registered or left
+ *   netlab.events.dynamic.quotes          price changes (each dynamic instance relays the others')
  *   netlab.events.fetcher.download        download progress
  *   netlab.events.tcp-echo.stats          periodic counters
  * KV netlab_config                        live configuration
  *   gateway.routes                        the gateway's route table, overriding ROUTES_FILE
+ * KV netlab_fetcher_sessions              fetcher sessions (named cookie jars), key session.<name>
  * ```
  *
  * Names are lower-case; `<service>` is the deployable's name (`static`, `tcp-echo`, …). Request
@@ -30,11 +32,13 @@ export const subjects = {
   /** Every event, for the stream and for tails. */
   allEvents: 'netlab.events.>',
   fetcherFetch: 'netlab.fetcher.fetch',
+  dynamicQuotes: 'netlab.events.dynamic.quotes',
   tcpEchoStats: 'netlab.tcp-echo.stats',
 } as const;
 
 export const EVENTS_STREAM = 'NETLAB_EVENTS';
 export const CONFIG_BUCKET = 'netlab_config';
+export const FETCHER_SESSIONS_BUCKET = 'netlab_fetcher_sessions';
 export const configKeys = {
   gatewayRoutes: 'gateway.routes',
 } as const;

@@ -130,6 +130,28 @@ describe('argvToEnv', () => {
 });
 
 describe('loadConfig', () => {
+  const exitThrows = jest.fn((code: number): never => {
+    throw new Error(`exit ${code}`);
+  });
+
+  it('merges argv over the environment and reports bad flags with the usage, exiting 2', () => {
+    const argv = {
+      spec: { positionals: ['PORT'], usage: 'usage: demo [port]' },
+      args: ['8000'],
+    };
+    expect(loadConfig(schema, { STATIC_ROOT: '/srv', PORT: '9' }, { argv }).PORT).toBe(8000);
+    let written = '';
+    expect(() =>
+      loadConfig(
+        schema,
+        { STATIC_ROOT: '/srv' },
+        { argv: { ...argv, args: ['--bogus'] }, exit: exitThrows, write: (t) => (written += t) },
+      ),
+    ).toThrow('exit 2');
+    expect(written).toContain("Unknown option '--bogus'");
+    expect(written).toContain('usage: demo [port]');
+  });
+
   it('prints every problem and the usage, then exits with code 2', () => {
     let written = '';
     const exit = jest.fn((code: number): never => {

@@ -37,6 +37,20 @@ describe('createHealth', () => {
     expect(await res.json()).toEqual({ status: 'not ready', checks: { database: 'failing' } });
   });
 
+  it('serves the health paths mounted under another prefix when told which one was asked', async () => {
+    const mounted = createServer((req, res) => {
+      const path = (req.url ?? '').replace(/^\/-\//, '/');
+      if (!health.handle(req, res, path)) res.writeHead(418).end();
+    });
+    const { port } = await listen(mounted, 0, '127.0.0.1');
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/-/readyz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/-/other`)).status).toBe(418);
+    } finally {
+      mounted.close();
+    }
+  });
+
   it('counts a check that throws as failing', async () => {
     health.addReadinessCheck('broken', () => {
       throw new Error('boom');

@@ -125,6 +125,9 @@ describe('lifecycle of a real part process', () => {
           return found;
         };
         await waitFor('the instance in $SRV.PING', async () => (await ping()).length === 1);
+        const infos = [];
+        for await (const info of await svc.info('static')) infos.push(info);
+        expect(infos[0]?.metadata).toMatchObject({ instance: 'static-9' });
         await waitFor('the up event', () =>
           events.some((e) => e.subject === 'netlab.events.static.up'),
         );
