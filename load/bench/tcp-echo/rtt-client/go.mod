@@ -1,0 +1,3 @@
+module netlab/load/bench/tcp-echo/rtt-client
+
+go 1.22
