@@ -1,0 +1,291 @@
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import {
+  CORES,
+  freePort,
+  pythonVenv,
+  repoRoot,
+  spawnPinned,
+  stopChild,
+  waitForHttp,
+  waitForTcp,
+} from '../lib/index.ts';
+import type { BenchSystem, RunningSystem } from '../lib/index.ts';
+
+/**
+ * The systems of run.ts. Each "system" is what makes the fetches, pinned to the server core:
+ * the fetcher (with its callers on the load core), or a client program that fetches itself
+ * (undici, requests with threads, aiohttp). The upstream serving the 1 KiB resource is nginx
+ * on the server core, shared alike.
+ */
+
+export const HERE = import.meta.dirname;
+export const REPO = repoRoot(HERE);
+export const VENV = join(HERE, '.peers', 'venv');
+const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');
+const NODE_CLIENT = join(HERE, 'clients', 'node-client.ts');
+
+/** Pinned peers (BENCHMARKING.md), installed with pip into the benchmark's own virtualenv. */
+export const PEERS: Readonly<Record<string, string>> = {
+  requests: '2.32.3',
+  aiohttp: '3.14.5',
+};
+
+const venv = pythonVenv(VENV, PEERS);
+
+export function installPeers(say: (line: string) => void): void {
+  venv.install(say);
+}
+
+export function peerVersions(): string {
+  return venv.versions();
+}
+
+/** A process in the background of a run (the upstream, nats-server): started once, stopped last. */
+export interface Background {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** nginx serving a 1 KiB text file: one worker, access log off, keep-alive without limit. */
+export async function startUpstream(dir: string): Promise<Background> {
+  const port = await freePort();
+  const www = join(dir, 'www');
+  const tmp = join(dir, 'nginx-tmp');
+  mkdirSync(www, { recursive: true });
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(join(www, '1k.txt'), 'x'.repeat(1023) + '\n');
+  // nginx's workers run as nobody: the temp dir (0700) must let them in.
+  chmodSync(dir, 0o755);
+  chmodSync(www, 0o755);
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    [
+      'worker_processes 1;',
+      'daemon off;',
+      `pid ${join(dir, 'nginx.pid')};`,
+      `error_log ${join(dir, 'nginx-error.log')} warn;`,
+      'events { worker_connections 4096; }',
+      'http {',
+      '  include /etc/nginx/mime.types;',
+      '  sendfile on;',
+      '  access_log off;',
+      '  keepalive_requests 1000000;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
+        (t) => `  ${t}_temp_path ${join(tmp, t)};`,
+      ),
+      `  server { listen 127.0.0.1:${port}; root ${www}; }`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child = spawnPinned(CORES.server, '/usr/sbin/nginx', [
+    '-c',
+    conf,
+    '-e',
+    join(dir, 'nginx-error.log'),
+  ]);
+  const url = `http://127.0.0.1:${port}/1k.txt`;
+  await waitForHttp(url);
+  const check = await fetch(url);
+  if (check.status !== 200 || (await check.text()).length !== 1024) {
+    await stopChild(child);
+    throw new Error(`nginx answers ${check.status} for ${url}`);
+  }
+  return { url, pid: child.pid ?? 0, stop: () => stopChild(child) };
+}
+
+/** nats-server on the load core, with the callers that use it. */
+export async function startNats(): Promise<Background> {
+  const port = await freePort();
+  const child = spawnPinned(CORES.load, 'nats-server', ['-a', '127.0.0.1', '-p', String(port)]);
+  await waitForTcp('127.0.0.1', port);
+  return { url: `nats://127.0.0.1:${port}`, pid: child.pid ?? 0, stop: () => stopChild(child) };
+}
+
+/** A running client agent (clients/*): send it a run, get its JSON line back. */
+export interface Agent {
+  child: ChildProcess;
+  run(seconds: number, concurrency: number): Promise<AgentResult>;
+  stop(): Promise<void>;
+}
+
+export interface AgentResult {
+  requests: number;
+  seconds: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  clientCpuPercent: number;
+}
+
+export async function startAgent(core: number, cmd: string, args: string[]): Promise<Agent> {
+  const child = spawnPinned(core, cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: Interface = createInterface({ input: child.stdout! });
+  const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  let exited: Error | undefined;
+  lines.on('line', (line) => waiting.shift()?.resolve(line));
+  child.once('exit', (code) => {
+    exited = new Error(`${cmd} ${args.join(' ')} exited with ${code}`);
+    for (const w of waiting.splice(0)) w.reject(exited);
+  });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      if (exited !== undefined) reject(exited);
+      else waiting.push({ resolve, reject });
+    });
+  const ready = await next();
+  if (ready !== 'ready') throw new Error(`agent said ${ready}`);
+  return {
+    child,
+    async run(seconds, concurrency) {
+      const line = next();
+      child.stdin!.write(`${JSON.stringify({ seconds, concurrency })}\n`);
+      return JSON.parse(await line) as AgentResult;
+    },
+    async stop() {
+      child.stdin!.end();
+      await stopChild(child);
+    },
+  };
+}
+
+/**
+ * node:http + an undici Pool and nothing else (servers/bare-proxy.ts), on the server core, with
+ * the same callers as the fetcher over HTTP: the floor of any fetch service built on node:http.
+ */
+export function bareProxy(upstream: () => string): BenchSystem {
+  return {
+    name: 'bare node:http + undici',
+    async start(): Promise<FetchSystem> {
+      const port = await freePort();
+      const child = spawnPinned(CORES.server, process.execPath, [
+        join(HERE, 'servers', 'bare-proxy.ts'),
+        String(port),
+      ]);
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitForTcp('127.0.0.1', port);
+        const agent = await startAgent(CORES.load, process.execPath, [
+          NODE_CLIENT,
+          'fetcher-http',
+          url,
+          upstream(),
+        ]);
+        return {
+          pid: child.pid ?? 0,
+          url,
+          agent,
+          async stop() {
+            await agent.stop();
+            await stopChild(child);
+          },
+        };
+      } catch (err) {
+        child.kill('SIGKILL');
+        throw err;
+      }
+    },
+  };
+}
+
+/** A system the benchmark measures by asking an agent to fetch for a while. */
+export interface FetchSystem extends RunningSystem {
+  agent: Agent;
+}
+
+function agentSystem(name: string, core: number, cmd: string, args: () => string[]): BenchSystem {
+  return {
+    name,
+    async start(): Promise<FetchSystem> {
+      const agent = await startAgent(core, cmd, args());
+      return { pid: agent.child.pid ?? 0, url: name, agent, stop: () => agent.stop() };
+    },
+  };
+}
+
+/** undici's Pool in a process of its own, fetching the upstream: the floor of any overhead. */
+export const undiciDirect = (upstream: () => string): BenchSystem =>
+  agentSystem('undici direct', CORES.server, process.execPath, () => [
+    NODE_CLIENT,
+    'direct',
+    '-',
+    upstream(),
+  ]);
+
+/** requests with one Session per thread in a ThreadPoolExecutor, as the lesson teaches. */
+export const requestsThreads = (upstream: () => string): BenchSystem =>
+  agentSystem('requests + threads', CORES.server, venv.python, () => [
+    join(HERE, 'clients', 'requests_client.py'),
+    upstream(),
+  ]);
+
+/** aiohttp on asyncio: the source material's recommendation for concurrency. */
+export const aiohttpAsync = (upstream: () => string): BenchSystem =>
+  agentSystem('aiohttp', CORES.server, venv.python, () => [
+    join(HERE, 'clients', 'aiohttp_client.py'),
+    upstream(),
+  ]);
+
+/**
+ * The fetcher from its build on the server core, request logs off, its callers (an undici Pool
+ * posting envelopes, or a NATS client) on the load core. The sampled pid is the fetcher's.
+ */
+export function fetcher(
+  name: string,
+  via: 'http' | 'nats',
+  upstream: () => string,
+  nats: () => string | undefined,
+): BenchSystem {
+  return {
+    name,
+    async start(): Promise<FetchSystem> {
+      const port = await freePort();
+      const up = new URL(upstream());
+      const natsUrl = via === 'nats' ? nats() : undefined;
+      const child = spawnPinned(CORES.server, process.execPath, [FETCHER_MAIN], {
+        env: {
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          LOG_LEVEL: 'warn',
+          FETCH_ALLOW: `127.0.0.1:${up.port}`,
+          NATS_URL: natsUrl ?? '',
+        },
+      });
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitForHttp(`${url}/readyz`);
+        const target = via === 'http' ? url : natsUrl!;
+        const agent = await startAgent(CORES.load, process.execPath, [
+          NODE_CLIENT,
+          `fetcher-${via}`,
+          target,
+          upstream(),
+        ]);
+        if (via === 'nats') {
+          // joinNats runs after listen: wait until the endpoint answers.
+          for (let i = 0; (await agent.run(0.2, 1)).requests === 0; i++) {
+            if (i > 50) throw new Error('the fetcher never answered over NATS');
+          }
+        }
+        return {
+          pid: child.pid ?? 0,
+          url,
+          agent,
+          async stop() {
+            await agent.stop();
+            await stopChild(child);
+          },
+        };
+      } catch (err) {
+        child.kill('SIGKILL');
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,372 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import {
+  createHttpLogger,
+  netlabError,
+  REQUEST_ID_HEADER,
+  requestIdOf,
+  sendProblem,
+  toProblem,
+  type Health,
+  type Lifecycle,
+  type Logger,
+} from '@netlab/shared';
+import type { DownloadEvent, DownloadManager } from './download-manager';
+import { fetcherError, isFetcherError } from './errors';
+import type { FetchEngine } from './fetch-engine';
+import { parseFetchRequest } from './request-model';
+import { STREAM_HIGH_WATER_MARK } from './response-body';
+import type { SessionStore } from './session-store';
+
+/**
+ * The HTTP face of the fetcher:
+ *
+ * ```
+ * POST   /fetch                  envelope in, envelope out (body inline, capped)
+ * POST   /fetch/stream           envelope in, the upstream response streamed out
+ * POST   /downloads              envelope (+ "download": {filename, sha256}) in, 202 + record out
+ * GET    /downloads              every record kept
+ * GET    /downloads/:id          one record: state, bytes, total, rate, path, sha256, error
+ * DELETE /downloads/:id          cancel
+ * GET    /downloads/:id/events   progress as server-sent events
+ * GET    /sessions/:name         a session's cookies
+ * DELETE /sessions/:name         forget a session
+ * GET    /healthz /readyz /metrics
+ * ```
+ */
+
+export interface FetcherAppDeps {
+  engine: FetchEngine;
+  downloads: DownloadManager;
+  sessions: SessionStore;
+  health: Health;
+  logger: Logger;
+  lifecycle?: Lifecycle;
+  /** FETCH_MAX_REQUEST_BYTES */
+  maxRequestBytes: number;
+}
+
+// Hop-by-hop headers of the upstream connection do not pass through (RFC 9110 §7.6.1).
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(body);
+}
+
+function problem(res: ServerResponse, err: unknown, instance: string, req?: IncomingMessage): void {
+  if (res.headersSent) {
+    res.destroy(err instanceof Error ? err : undefined);
+    return;
+  }
+  // A body left unread (refused for its size or type) must not be parsed as the next request.
+  if (req !== undefined && !req.complete) res.setHeader('connection', 'close');
+  if (isFetcherError(err) && err.retryAfterS !== undefined)
+    res.setHeader('retry-after', String(err.retryAfterS));
+  sendProblem(res, err, instance);
+}
+
+/** Reads a JSON request body, refusing a wrong type or more than `max` bytes before buffering it. */
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+    throw fetcherError(
+      'FETCH_UNSUPPORTED_MEDIA_TYPE',
+      'Send the envelope as Content-Type: application/json.',
+    );
+  }
+  const declared = Number(req.headers['content-length']);
+  const tooLarge = (n: number) =>
+    fetcherError(
+      'FETCH_REQUEST_TOO_LARGE',
+      `The envelope is ${n} bytes or more (FETCH_MAX_REQUEST_BYTES=${max}).`,
+    );
+  if (Number.isFinite(declared) && declared > max) throw tooLarge(declared);
+  // Events rather than `for await`: the async iterator costs more than the parse of a small body.
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(size));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', resolve);
+    req.once('error', reject);
+  });
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch (err) {
+    throw fetcherError(
+      'FETCH_INVALID_REQUEST',
+      `The envelope is not JSON: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Aborts when the caller disconnects before the response is complete. */
+function callerSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string, instance: string): void {
+  res.setHeader('allow', allow);
+  problem(res, fetcherError('FETCH_METHOD_NOT_ALLOWED', `Use ${allow} here.`), instance);
+}
+
+export function createFetcherApp(deps: FetcherAppDeps): Server {
+  const log = deps.logger.child({ component: 'http' });
+  // pino-http's per-request child logger is a tenth of a fetch's CPU: when no info line would be
+  // written anyway, keep only the request id and one line per failed request.
+  const httpLogger = deps.logger.isLevelEnabled('info') ? createHttpLogger(deps.logger) : undefined;
+  const requestIdFor = (req: IncomingMessage, res: ServerResponse): string => {
+    if (httpLogger !== undefined) {
+      httpLogger(req, res);
+      const id = (req as IncomingMessage & { id?: unknown }).id;
+      return typeof id === 'string' ? id : '';
+    }
+    const id = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, id);
+    const started = performance.now();
+    res.once('finish', () => {
+      if (res.statusCode < 400) return;
+      const line = {
+        reqId: id,
+        method: req.method,
+        url: req.url,
+        statusCode: res.statusCode,
+        responseTime: Math.round(performance.now() - started),
+      };
+      if (res.statusCode >= 500) log.error(line, 'request completed');
+      else log.warn(line, 'request completed');
+    });
+    return id;
+  };
+
+  const handleFetch = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> => {
+    const envelope = parseFetchRequest(await readJson(req, deps.maxRequestBytes));
+    const out = await deps.engine.fetch(envelope, {
+      via: 'http',
+      signal: callerSignal(res),
+      requestId,
+    });
+    sendJson(res, 200, out);
+  };
+
+  const handleStream = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> => {
+    const envelope = parseFetchRequest(await readJson(req, deps.maxRequestBytes));
+    const up = await deps.engine.open(envelope, {
+      via: 'stream',
+      signal: callerSignal(res),
+      requestId,
+    });
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(up.headers)) {
+      if (HOP_BY_HOP.has(name)) continue;
+      if (up.decoded && (name === 'content-encoding' || name === 'content-length')) continue;
+      headers[name] = value;
+    }
+    headers['x-fetcher-url'] = up.url;
+    headers['x-fetcher-redirects'] = String(up.history.length);
+    headers['x-fetcher-retries'] = String(up.retries);
+    try {
+      res.writeHead(up.status, up.reason.replace(/[^\t\x20-\x7e]/g, ''), headers);
+    } catch (err) {
+      up.body.destroy();
+      throw fetcherError(
+        'FETCH_UPSTREAM_ERROR',
+        `The upstream's headers cannot be passed on: ${(err as Error).message}`,
+      );
+    }
+    // Headers are out: a failure now can only cut the response short, which the caller sees
+    // as a truncated body (Content-Length) or a missing last chunk.
+    pipeline(up.body, res, (err) => {
+      if (err != null) log.debug({ err, requestId }, 'stream ended early');
+    });
+  };
+
+  const handleDownloadStart = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> => {
+    const raw = await readJson(req, deps.maxRequestBytes);
+    const { download, ...rest } = (raw ?? {}) as {
+      download?: { filename?: unknown; sha256?: unknown };
+    };
+    if (download !== undefined && (typeof download !== 'object' || download === null)) {
+      throw fetcherError(
+        'FETCH_INVALID_REQUEST',
+        'download must be an object: {"filename": "...", "sha256": true}.',
+      );
+    }
+    const filename = download?.filename;
+    const sha256 = download?.sha256;
+    if (
+      (filename !== undefined && typeof filename !== 'string') ||
+      (sha256 !== undefined && typeof sha256 !== 'boolean')
+    ) {
+      throw fetcherError(
+        'FETCH_INVALID_REQUEST',
+        'download.filename is a string and download.sha256 a boolean.',
+      );
+    }
+    const envelope = parseFetchRequest(rest);
+    const record = deps.downloads.start(envelope, {
+      ...(filename === undefined ? {} : { filename }),
+      ...(sha256 === undefined ? {} : { sha256 }),
+      requestId,
+    });
+    sendJson(res, 202, record, { location: `/downloads/${record.id}` });
+  };
+
+  const handleEvents = (req: IncomingMessage, res: ServerResponse, id: string): void => {
+    const record = deps.downloads.get(id);
+    if (record === undefined) throw fetcherError('FETCH_DOWNLOAD_NOT_FOUND', `No download ${id}.`);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    let seq = 0;
+    const send = (e: DownloadEvent): void => {
+      seq += 1;
+      res.write(`id: ${seq}\nevent: ${e.kind}\ndata: ${JSON.stringify(e.download)}\n\n`);
+    };
+    // The current state first, so a late subscriber is never left waiting.
+    send({ kind: record.state === 'running' ? 'progress' : record.state, download: record });
+    if (record.state !== 'running') {
+      res.end();
+      return;
+    }
+    const unsubscribe = deps.downloads.subscribe(id, (e) => {
+      send(e);
+      if (e.kind !== 'progress') {
+        unsubscribe();
+        res.end();
+      }
+    });
+    res.once('close', unsubscribe);
+  };
+
+  const route = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const method = req.method ?? 'GET';
+    if (path === '/fetch') {
+      if (method !== 'POST') return methodNotAllowed(res, 'POST', path);
+      return handleFetch(req, res, requestId);
+    }
+    if (path === '/fetch/stream') {
+      if (method !== 'POST') return methodNotAllowed(res, 'POST', path);
+      return handleStream(req, res, requestId);
+    }
+    if (path === '/downloads') {
+      if (method === 'POST') return handleDownloadStart(req, res, requestId);
+      if (method === 'GET') return sendJson(res, 200, { downloads: deps.downloads.list() });
+      return methodNotAllowed(res, 'GET, POST', path);
+    }
+    const download = /^\/downloads\/([0-9a-f-]{36})(\/events)?$/.exec(path);
+    if (download !== null) {
+      const id = download[1]!;
+      if (download[2] !== undefined) {
+        if (method !== 'GET') return methodNotAllowed(res, 'GET', path);
+        return handleEvents(req, res, id);
+      }
+      if (method === 'GET') {
+        const record = deps.downloads.get(id);
+        if (record === undefined)
+          throw fetcherError('FETCH_DOWNLOAD_NOT_FOUND', `No download ${id}.`);
+        return sendJson(res, 200, record);
+      }
+      if (method === 'DELETE') {
+        if (!deps.downloads.cancel(id)) {
+          if (deps.downloads.get(id) === undefined)
+            throw fetcherError('FETCH_DOWNLOAD_NOT_FOUND', `No download ${id}.`);
+        }
+        return sendJson(res, 200, deps.downloads.get(id));
+      }
+      return methodNotAllowed(res, 'GET, DELETE', path);
+    }
+    const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
+    if (session !== null) {
+      const name = session[1]!;
+      if (method === 'GET') {
+        const cookies = await deps.sessions.list(name);
+        if (cookies === undefined) throw netlabError('NOT_FOUND', `No session ${name}.`);
+        return sendJson(res, 200, { session: name, cookies });
+      }
+      if (method === 'DELETE') {
+        if (!(await deps.sessions.remove(name)))
+          throw netlabError('NOT_FOUND', `No session ${name}.`);
+        res.writeHead(204).end();
+        return;
+      }
+      return methodNotAllowed(res, 'GET, DELETE', path);
+    }
+    throw netlabError('NOT_FOUND', `No route for ${method} ${path}.`);
+  };
+
+  // Larger socket buffers than the 16 KiB default: streamed bodies move in 64 KiB reads.
+  return createServer({ highWaterMark: STREAM_HIGH_WATER_MARK }, (req, res) => {
+    if (deps.health.handle(req, res)) return;
+    const requestId = requestIdFor(req, res);
+    if (deps.lifecycle?.isShuttingDown() === true) {
+      res.setHeader('connection', 'close');
+      problem(
+        res,
+        netlabError('SHUTTING_DOWN', 'The fetcher is draining; try another instance.'),
+        req.url ?? '/',
+      );
+      return;
+    }
+    const done = deps.lifecycle?.beginWork();
+    res.once('close', () => done?.());
+    route(req, res, requestId).catch((err: unknown) => {
+      if (!isFetcherError(err) && toProblem(err).code === 'INTERNAL')
+        log.error({ err }, 'unexpected error');
+      problem(res, err, (req.url ?? '/').split('?', 1)[0]!, req);
+    });
+  });
+}

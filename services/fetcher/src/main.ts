@@ -1,0 +1,145 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kvm } from '@nats-io/kv';
+import {
+  advertisedHost,
+  closeHttpServer,
+  httpUrl,
+  listen,
+  loadConfig,
+  runtimeConfig,
+  startRuntime,
+  subjects,
+  type Logger,
+  type NatsClient,
+} from '@netlab/shared';
+import { configSchema, type FetcherConfig } from './config';
+import { createDownloadManager } from './download-manager';
+import { createFetcherCore, FETCHER_VERSION } from './fetcher-core';
+import { createFetcherApp } from './http-api';
+import { addFetchEndpoint, type FetchEndpoint } from './nats-endpoint';
+import {
+  createDeferredSessionStore,
+  createKvSessionStore,
+  createMemorySessionStore,
+  type SessionStore,
+} from './session-store';
+
+/** Opens (creating it the first time) the sessions bucket, retrying until JetStream answers. */
+async function attachSessions(
+  nats: NatsClient,
+  config: FetcherConfig,
+  attach: (store: SessionStore) => void,
+  logger: Logger,
+  stopped: () => boolean,
+): Promise<void> {
+  const kvm = new Kvm(nats.nc);
+  for (let attempt = 0; !stopped(); attempt++) {
+    try {
+      const kv = await kvm
+        .create(config.FETCH_SESSION_BUCKET, { ttl: config.FETCH_SESSION_TTL, history: 1 })
+        // Another instance may have created it with other settings: use it as it is.
+        .catch(() => kvm.open(config.FETCH_SESSION_BUCKET));
+      attach(createKvSessionStore(kv, { maxBytes: config.FETCH_SESSION_MAX_BYTES }));
+      logger.info({ bucket: config.FETCH_SESSION_BUCKET }, 'sessions are kept in NATS KV');
+      return;
+    } catch (err) {
+      logger.warn(
+        { err, bucket: config.FETCH_SESSION_BUCKET },
+        'sessions bucket unavailable; retrying',
+      );
+      await sleep(Math.min(30_000, 1000 * 2 ** attempt));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(configSchema, process.env);
+  const runtime = await startRuntime({
+    service: 'fetcher',
+    version: FETCHER_VERSION,
+    config: runtimeConfig(config),
+  });
+  const { logger, lifecycle } = runtime;
+
+  const deferred = createDeferredSessionStore();
+  const sessions =
+    config.NATS_URL === undefined
+      ? createMemorySessionStore({ maxBytes: config.FETCH_SESSION_MAX_BYTES })
+      : deferred;
+  let nats: NatsClient | undefined;
+  let downloadsActive = (): number => 0;
+  const core = createFetcherCore({
+    config,
+    logger,
+    sessions,
+    registry: runtime.health.registry,
+    downloadsActive: () => downloadsActive(),
+  });
+  const downloads = createDownloadManager({
+    engine: core.engine,
+    dir: config.FETCH_DOWNLOADS_DIR,
+    maxActive: config.FETCH_MAX_DOWNLOADS,
+    maxRecords: config.FETCH_DOWNLOAD_HISTORY,
+    progressIntervalMs: config.FETCH_PROGRESS_INTERVAL,
+    logger,
+    publish: (event) =>
+      nats?.publishJson(subjects.event('fetcher', 'download'), {
+        instance: runtime.instance,
+        ...event,
+      }),
+  });
+  downloadsActive = () => downloads.active();
+
+  const server = createFetcherApp({
+    engine: core.engine,
+    downloads,
+    sessions,
+    health: runtime.health,
+    logger,
+    lifecycle,
+    maxRequestBytes: config.FETCH_MAX_REQUEST_BYTES,
+  });
+  const { port } = await listen(server, config.PORT, config.HOST);
+  logger.info(
+    { port, allow: core.policy.entries.map((e) => e.text), filesDir: config.FETCH_FILES_DIR },
+    'fetcher listening',
+  );
+
+  // Shutdown order: stop taking HTTP work and finish it, then NATS fetches, then downloads, then
+  // the connection pools; joinNats's hook (registered last) drains NATS after all of them.
+  let endpoint: FetchEndpoint | undefined;
+  let stopped = false;
+  lifecycle.onShutdown('http', () => closeHttpServer(server, config.SHUTDOWN_GRACE));
+  lifecycle.onShutdown('nats-fetches', () => {
+    stopped = true;
+    return endpoint?.drain();
+  });
+  lifecycle.onShutdown('downloads', () => downloads.close());
+  lifecycle.onShutdown('engine', () => core.close());
+
+  const joined = await runtime.joinNats({
+    http: httpUrl(advertisedHost(config.HOST, config.ADVERTISE_HOST), port),
+  });
+  if (joined !== undefined) {
+    nats = joined.nats;
+    endpoint = addFetchEndpoint({
+      service: joined.service,
+      nc: joined.nats.nc,
+      engine: core.engine,
+      logger,
+      maxBodyBytes: config.FETCH_NATS_MAX_BODY,
+    });
+    await attachSessions(
+      joined.nats,
+      config,
+      (store) => deferred.attach(store),
+      logger,
+      () => stopped,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fetcher failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
