@@ -1,0 +1,191 @@
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { closeHttpServer, type Health, type Logger } from '@netlab/shared';
+import { Gauge } from 'prom-client';
+import type { AccessLog } from './access-log';
+import { createAdmin } from './admin';
+import type { GatewaySettings } from './config';
+import { gatewayError, type GatewayError } from './errors';
+import { createHttpProxy, type HttpProxy, type RouteStore } from './http-proxy';
+import { createGatewayMetrics, type GatewayMetrics, type RejectReason } from './metrics';
+import { writeRawProblem } from './problem';
+import { createProxyTrust } from './request-headers';
+import { createTcpProxy, type TcpProxy } from './tcp-proxy';
+import { createUpgradeProxy, type UpgradeProxy } from './upgrade-proxy';
+import { createUpstreamRegistry, type UpstreamRegistry } from './upstream-registry';
+import { compileRoutes, DEFAULT_ROUTES, parseRouteTable, type RouteSpec } from './routes';
+import { createRateLimiter } from './rate-limiter';
+
+/**
+ * The whole gateway, built but not listening (main.ts and tests listen): the HTTP server with
+ * its proxy, upgrades and admin endpoints, the TCP listener, the upstream registry and metrics.
+ */
+export interface Gateway {
+  readonly server: Server;
+  readonly tcp: TcpProxy;
+  readonly upstreams: UpstreamRegistry;
+  readonly routes: RouteStore;
+  readonly metrics: GatewayMetrics;
+  readonly proxy: HttpProxy;
+  readonly upgrades: UpgradeProxy;
+  /** Compiles a route table with this gateway's defaults and makes it live. */
+  setRoutes(specs: readonly RouteSpec[], source: string): void;
+  /** Stops accepting; in-flight work gets `graceMs`, then the rest is cut. True when in time. */
+  close(graceMs: number): Promise<boolean>;
+}
+
+export interface GatewayDeps {
+  settings: GatewaySettings;
+  logger: Logger;
+  health: Health;
+  /** The batched access log (main.ts); access lines go through `logger` when omitted. */
+  accessLog?: AccessLog | undefined;
+  /** Counts proxied requests as in-flight work (main.ts: the lifecycle's). */
+  beginWork?: () => () => void;
+  /** The initial table; the built-in default when omitted. */
+  routes?: readonly RouteSpec[];
+  routesSource?: string;
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { settings, logger, health } = deps;
+  const log = logger.child({ component: 'gateway' });
+  const metrics = createGatewayMetrics(health.registry);
+  const upstreams = createUpstreamRegistry({ settings, logger });
+  const globalLimiter =
+    settings.rateLimit > 0
+      ? createRateLimiter({
+          ratePerSecond: settings.rateLimit,
+          burst: settings.rateBurst > 0 ? settings.rateBurst : Math.ceil(settings.rateLimit),
+        })
+      : undefined;
+  const compile = (specs: readonly RouteSpec[], source: string) =>
+    compileRoutes(
+      parseRouteTable(specs, source),
+      {
+        headersTimeoutMs: settings.upstreamHeadersTimeoutMs,
+        bodyTimeoutMs: settings.upstreamBodyTimeoutMs,
+        retries: settings.retries,
+        bodyLimit: settings.maxBodySize,
+        rateLimiter: globalLimiter,
+      },
+      source,
+    );
+  const routes: RouteStore = {
+    current: compile(deps.routes ?? DEFAULT_ROUTES, deps.routesSource ?? 'default'),
+  };
+  const trust = createProxyTrust(settings.trustedProxies);
+  const admin = createAdmin({ health, routes, upstreams });
+  const proxy = createHttpProxy({
+    settings,
+    routes,
+    upstreams,
+    metrics,
+    logger,
+    trust,
+    admin,
+    accessLogger: deps.accessLog?.logger,
+    beginWork: deps.beginWork,
+  });
+  if (deps.accessLog !== undefined) {
+    const accessLog = deps.accessLog;
+    new Gauge({
+      name: 'gateway_access_log_dropped_lines',
+      help: 'Access log lines dropped because stdout could not keep up',
+      registers: [health.registry],
+      collect() {
+        this.set(accessLog.dropped());
+      },
+    });
+  }
+  const upgrades = createUpgradeProxy({ settings, routes, trust, upstreams, metrics, logger });
+
+  const server = createServer(
+    {
+      maxHeaderSize: settings.maxHeaderSize,
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      // How often Node checks the two timeouts above (its default, 30 s, would blur them).
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(
+          1000,
+          Math.floor(
+            Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs || Infinity) / 4,
+          ),
+        ),
+      ),
+      requireHostHeader: true,
+    },
+    proxy.handleRequest,
+  );
+  // One more than allowed, so that "too many" is seen (and answered 431) rather than truncated.
+  server.maxHeadersCount = settings.maxHeaders + 1;
+  server.maxConnections = settings.maxConnections;
+  server.timeout = settings.clientIdleTimeoutMs;
+  server.on('upgrade', upgrades.handleUpgrade);
+  server.on('connection', (socket: Socket) => {
+    metrics.connections.inc();
+    metrics.connectionsTotal.inc();
+    socket.once('close', () => metrics.connections.dec());
+  });
+  server.on('drop', () => {
+    metrics.rejected('too_many_connections');
+    log.warn({ limit: settings.maxConnections }, 'connection dropped: MAX_CONNECTIONS reached');
+  });
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    let error: GatewayError;
+    let reason: RejectReason;
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      // Node reports both limits as a header overflow.
+      error = gatewayError(
+        'GATEWAY_HEADERS_TOO_LARGE',
+        `The request head exceeds MAX_HEADER_SIZE (${settings.maxHeaderSize} bytes) or MAX_HEADERS (${settings.maxHeaders} fields).`,
+      );
+      reason = 'headers_too_large';
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      error = gatewayError('GATEWAY_REQUEST_TIMEOUT', 'The request did not arrive in time.');
+      reason = 'request_timeout';
+    } else {
+      error = gatewayError(
+        'GATEWAY_BAD_REQUEST',
+        `Malformed request (${err.code ?? err.message}).`,
+      );
+      reason = 'bad_request';
+    }
+    metrics.rejected(reason);
+    log.info({ code: err.code, reason }, 'client error');
+    writeRawProblem(socket, error, {});
+  });
+
+  const tcp = createTcpProxy({ settings, upstreams, metrics, logger });
+
+  return {
+    server,
+    tcp,
+    upstreams,
+    routes,
+    metrics,
+    proxy,
+    upgrades,
+    setRoutes(specs, source) {
+      routes.current = compile(specs, source);
+    },
+    async close(graceMs) {
+      // Tunnels are not HTTP connections: cut them when the grace period ends.
+      const cutTunnels = setTimeout(() => upgrades.destroyAll(), graceMs);
+      const [httpInTime, tcpInTime] = await Promise.all([
+        closeHttpServer(server, graceMs),
+        tcp.close(graceMs),
+      ]);
+      clearTimeout(cutTunnels);
+      await upstreams.close();
+      return httpInTime && tcpInTime;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { ConfigError, parseConfig } from '@netlab/shared';
+import { configSchema, gatewaySettings, parseHostPort } from '../src/config';
+
+const parse = (env: Record<string, string>) => parseConfig(configSchema, env);
+
+describe('gateway configuration', () => {
+  it('has the documented defaults', () => {
+    const env = parse({});
+    expect(env).toMatchObject({ PORT: 8080, TCP_PORT: 7000, BALANCER: 'p2c', WORKERS: 1 });
+    expect(gatewaySettings(env)).toMatchObject({
+      maxHeaderSize: 16 * 1024,
+      maxHeaders: 100,
+      maxBodySize: 10 * 1024 * 1024,
+      healthPaths: { static: '/-/readyz' },
+      rateLimit: 0,
+      servedByHeader: false,
+      accessLog: true,
+    });
+  });
+
+  it('reads UPSTREAMS as HTTP and TCP instances, repeated names included', () => {
+    const env = parse({
+      UPSTREAMS:
+        'static=http://127.0.0.1:8081, static=http://127.0.0.1:9081,tcp-echo=tcp://127.0.0.1:7001',
+    });
+    expect(env.UPSTREAMS).toEqual([
+      { service: 'static', http: 'http://127.0.0.1:8081', tcp: undefined },
+      { service: 'static', http: 'http://127.0.0.1:9081', tcp: undefined },
+      { service: 'tcp-echo', http: undefined, tcp: '127.0.0.1:7001' },
+    ]);
+  });
+
+  it('reports every bad variable at once, by name', () => {
+    let error: unknown;
+    try {
+      parse({
+        UPSTREAMS: 'static',
+        TCP_PORT: 'seven',
+        TRUSTED_PROXIES: '10.0.0.0/33',
+        HEALTH_PATHS: 'static=readyz',
+        WORKERS: '0',
+        BALANCER: 'random',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
+      'BALANCER',
+      'HEALTH_PATHS',
+      'TCP_PORT',
+      'TRUSTED_PROXIES',
+      'UPSTREAMS',
+      'WORKERS',
+    ]);
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    expect(() => parse({ HEADERS_TIMEOUT: '20s', REQUEST_TIMEOUT: '10s' })).toThrow(
+      /HEADERS_TIMEOUT.*must not exceed REQUEST_TIMEOUT/,
+    );
+  });
+
+  it('takes TCP_PORT=off, WORKERS=auto, trusted networks and sizes with units', () => {
+    const env = parse({
+      TCP_PORT: 'off',
+      WORKERS: 'auto',
+      TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1, ::1',
+      MAX_BODY_SIZE: '1GiB',
+    });
+    expect(env.TCP_PORT).toBe('off');
+    expect(env.WORKERS).toBeGreaterThanOrEqual(1);
+    expect(env.TRUSTED_PROXIES).toEqual([
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ]);
+    expect(env.MAX_BODY_SIZE).toBe(1024 ** 3);
+  });
+
+  it('parses host:port with bracketed IPv6', () => {
+    expect(parseHostPort('127.0.0.1:7001')).toEqual({ host: '127.0.0.1', port: 7001 });
+    expect(parseHostPort('[::1]:7001')).toEqual({ host: '::1', port: 7001 });
+    expect(parseHostPort('echo:0')).toBeUndefined();
+    expect(parseHostPort('::1:7001')).toBeUndefined();
+  });
+});

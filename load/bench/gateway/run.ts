@@ -1,0 +1,164 @@
+/**
+ * The netlab gateway against nginx `proxy_pass`, http-proxy and @fastify/reply-from, all in front
+ * of the same upstream, in one run (../../../../shared/BENCHMARKING.md):
+ *
+ *   node load/bench/gateway/run.ts [--duration 10] [--reps 3] [--systems direct,netlab-gateway]
+ *
+ * The upstream is nginx serving a 1 KiB file, pinned to the server core together with the proxy
+ * under test; wrk -t2 -c64 on the load core. "direct" is wrk against the upstream itself.
+ * Targets (issue "gateway"): ≥ 2× the best Node peer's req/s, ≥ 0.5× nginx's, p99 ≤ 2× nginx's.
+ */
+import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machineNotes, runMatrix, runWrk, summarize, writeReport } from '../lib/index.ts';
+import type { BenchSystem, BenchTest, RunningSystem, SummaryRow } from '../lib/index.ts';
+import {
+  direct,
+  httpProxy,
+  installPeers,
+  makeContent,
+  netlabGateway,
+  nginxProxy,
+  nginxVersion,
+  PATH_1K,
+  PEERS,
+  replyFrom,
+  sha256Of,
+  startUpstream,
+} from './systems.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    reps: { type: 'string', default: '3' },
+    systems: { type: 'string' },
+  },
+});
+const durationS = Number(values.duration);
+const reps = Number(values.reps);
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+const TEST = '1 KiB response, 64 conns';
+const NODE_PEERS = ['http-proxy', '@fastify/reply-from'];
+
+function wrkTest(name: string, path: string): BenchTest {
+  const measure = async (s: RunningSystem, seconds: number) => {
+    const r = await runWrk({ url: `${s.url}${path}`, connections: 64, durationS: seconds });
+    return {
+      requestsPerSec: r.requestsPerSec,
+      MBps: r.bytesPerSec / 1e6,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      errors: r.errors,
+      loadCpuPercent: r.loadCpuPercent,
+    };
+  };
+  return {
+    name,
+    measure: (s) => measure(s, durationS),
+    warmup: (s) => measure(s, Math.min(2, durationS)),
+  };
+}
+
+function median(rows: readonly SummaryRow[], system: string, metric: string): number | undefined {
+  return rows.find((r) => r.test === TEST && r.system === system)?.medians[metric];
+}
+
+/** The issue's three targets, each with the measured figure and whether it was met. */
+function targetNotes(rows: readonly SummaryRow[]): string[] {
+  const gw = median(rows, 'netlab-gateway', 'requestsPerSec');
+  const ngx = median(rows, 'nginx proxy_pass', 'requestsPerSec');
+  const bestPeer = Math.max(...NODE_PEERS.map((p) => median(rows, p, 'requestsPerSec') ?? 0));
+  const gwP99 = median(rows, 'netlab-gateway', 'p99Ms');
+  const ngxP99 = median(rows, 'nginx proxy_pass', 'p99Ms');
+  if (gw === undefined || ngx === undefined || gwP99 === undefined || ngxP99 === undefined) {
+    return ['targets: not evaluated (run every system)'];
+  }
+  const line = (what: string, value: number, target: number, unit: string, atLeast: boolean) =>
+    `target ${what}: ${value.toFixed(2)}${unit} (target ${atLeast ? '≥' : '≤'} ${target}${unit}) — ${
+      (atLeast ? value >= target : value <= target) ? 'met' : 'NOT met'
+    }`;
+  return [
+    line('req/s vs best Node peer', gw / bestPeer, 2, '×', true),
+    line('req/s vs nginx proxy_pass', gw / ngx, 0.5, '×', true),
+    line('p99 vs nginx proxy_pass', gwP99 / ngxP99, 2, '×', false),
+  ];
+}
+
+async function main(): Promise<void> {
+  installPeers(say);
+  const dir = mkdtempSync(join(tmpdir(), 'netlab-bench-gateway-'));
+  // nginx started as root serves as `nobody`, which must be able to enter mkdtemp's 0700 folder.
+  chmodSync(dir, 0o755);
+  let upstream: RunningSystem | undefined;
+  try {
+    const content = makeContent(dir);
+    upstream = await startUpstream(dir, content.www);
+    say(`upstream (nginx, 1 KiB) at ${upstream.url}`);
+    const all: BenchSystem[] = [
+      direct(upstream),
+      netlabGateway(dir, upstream.url),
+      nginxProxy(dir, upstream.url),
+      httpProxy(upstream.url),
+      replyFrom(upstream.url),
+    ];
+    const wanted = values.systems?.split(',');
+    const systems = wanted === undefined ? all : all.filter((s) => wanted.includes(s.name));
+
+    // Every system must pass the same bytes through, or its numbers mean nothing.
+    for (const system of systems) {
+      const running = await system.start();
+      try {
+        if ((await sha256Of(`${running.url}${PATH_1K}`)) !== content.sha256) {
+          throw new Error(`${system.name} served different bytes`);
+        }
+      } finally {
+        await running.stop();
+      }
+    }
+
+    const measurements = await runMatrix({ systems, tests: [wrkTest(TEST, PATH_1K)], reps });
+    const rows = summarize(measurements, {
+      primary: 'requestsPerSec',
+      reference: 'nginx proxy_pass',
+    });
+    writeReport({
+      name: 'gateway',
+      title: 'Reverse proxy: the netlab gateway against nginx and Node peers',
+      measurements,
+      rows,
+      reference: 'nginx proxy_pass',
+      columns: [
+        { metric: 'requestsPerSec', heading: 'req/s' },
+        { metric: 'p50Ms', heading: 'p50 ms', digits: 2 },
+        { metric: 'p99Ms', heading: 'p99 ms', digits: 2 },
+        { metric: 'MBps', heading: 'MB/s', digits: 1 },
+        { metric: 'serverCpuPercent', heading: 'server CPU %' },
+        { metric: 'serverRssMiB', heading: 'RSS MiB' },
+        { metric: 'loadCpuPercent', heading: 'load CPU %' },
+        { metric: 'errors', heading: 'errors' },
+      ],
+      notes: [
+        ...machineNotes(),
+        `duration ${durationS}s per measurement, ${reps} repetitions; ratio = req/s against nginx proxy_pass`,
+        'upstream: nginx serving a 1 KiB file, pinned to the server core with the proxy; its CPU is not in the proxies\' CPU % ("direct" shows it alone)',
+        `peers: ${nginxVersion()} (proxy_pass, upstream keepalive 128), ${Object.entries(PEERS)
+          .map(([n, v]) => `${n} ${v}`)
+          .join(
+            ', ',
+          )}; netlab-gateway with the default routes, metrics and its access log on (to a file)`,
+        ...targetNotes(rows),
+      ],
+    });
+  } finally {
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

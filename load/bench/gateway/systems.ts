@@ -1,0 +1,231 @@
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CORES,
+  freePort,
+  installNpmPeers,
+  repoRoot,
+  spawnPinned,
+  stopChild,
+  waitForHttp,
+} from '../lib/index.ts';
+import type { BenchSystem, RunningSystem } from '../lib/index.ts';
+
+/** The upstream, the systems run.ts compares in front of it, and the pinned peers. */
+
+export const HERE = import.meta.dirname;
+export const REPO = repoRoot(HERE);
+export const PEERS_DIR = join(HERE, '.peers');
+const GATEWAY_MAIN = join(REPO, 'gateway', 'dist', 'main.js');
+
+/** Pinned peers (BENCHMARKING.md): installed into .peers when missing or at another version. */
+export const PEERS: Readonly<Record<string, string>> = {
+  'http-proxy': '1.18.1',
+  fastify: '5.12.8',
+  '@fastify/reply-from': '12.6.5',
+};
+
+export function installPeers(say: (line: string) => void): void {
+  installNpmPeers(PEERS_DIR, PEERS, say);
+}
+
+/** The one path every system is measured on: a 1 KiB response from the upstream. */
+export const PATH_1K = '/1k.bin';
+
+/** A system started as one pinned process that takes its port when started. */
+function pinnedSystem(
+  name: string,
+  command: (port: number) => {
+    cmd: string;
+    args: string[];
+    env?: NodeJS.ProcessEnv;
+    stdio?: 'ignore' | number;
+  },
+): BenchSystem {
+  return {
+    name,
+    async start(): Promise<RunningSystem> {
+      const port = await freePort();
+      const { cmd, args, env, stdio } = command(port);
+      const out = stdio ?? 'ignore';
+      const child = spawnPinned(CORES.server, cmd, args, {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', out, out],
+      });
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await waitForHttp(`${url}${PATH_1K}`);
+        // A proxy answers before it knows its upstream is healthy (the gateway: 503).
+        await waitFor200(`${url}${PATH_1K}`);
+      } catch (err) {
+        await stopChild(child, { signal: 'SIGKILL' });
+        throw err;
+      }
+      return { pid: child.pid ?? 0, url, stop: () => stopChild(child) };
+    },
+  };
+}
+
+async function waitFor200(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    if (res.status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never answered 200`);
+}
+
+function nginxConf(dir: string, port: number, server: string[]): string {
+  const conf = join(dir, `nginx-${port}.conf`);
+  const tmp = join(dir, 'nginx-tmp');
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(
+    conf,
+    [
+      'worker_processes 1;',
+      'daemon off;',
+      `pid ${join(dir, `nginx-${port}.pid`)};`,
+      `error_log ${join(dir, 'nginx-error.log')} warn;`,
+      'events { worker_connections 4096; }',
+      'http {',
+      '  default_type application/octet-stream;',
+      '  sendfile on;',
+      '  access_log off;',
+      '  keepalive_requests 1000000;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
+        (t) => `  ${t}_temp_path ${join(tmp, t)};`,
+      ),
+      ...server,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  return conf;
+}
+
+/** Writes the 1 KiB body the upstream serves; returns its hash. */
+export function makeContent(dir: string): { www: string; sha256: string } {
+  const www = join(dir, 'www');
+  mkdirSync(www, { recursive: true });
+  const body = randomBytes(1024);
+  writeFileSync(join(www, PATH_1K.slice(1)), body);
+  return { www, sha256: createHash('sha256').update(body).digest('hex') };
+}
+
+/**
+ * The upstream every system forwards to: nginx serving the 1 KiB file (and 200 on the readiness
+ * paths the gateway probes), pinned to the server core like the proxies in front of it.
+ */
+export async function startUpstream(dir: string, www: string): Promise<RunningSystem> {
+  return pinnedSystem('upstream', (port) => ({
+    cmd: '/usr/sbin/nginx',
+    args: [
+      '-c',
+      nginxConf(dir, port, [
+        `  server { listen 127.0.0.1:${port} backlog=4096; root ${www};`,
+        '    location = /readyz { return 200 "ok"; }',
+        '    location = /-/readyz { return 200 "ok"; }',
+        '  }',
+      ]),
+      '-e',
+      join(dir, 'nginx-error.log'),
+    ],
+  })).start();
+}
+
+/** "direct": wrk against the upstream itself. Its pid is the upstream's, so it is sampled. */
+export function direct(upstream: RunningSystem): BenchSystem {
+  return {
+    name: 'direct',
+    start: () => Promise.resolve({ ...upstream, stop: () => Promise.resolve() }),
+  };
+}
+
+/** nginx `proxy_pass` with upstream keep-alive (BENCHMARKING.md). */
+export function nginxProxy(dir: string, upstreamUrl: string): BenchSystem {
+  return pinnedSystem('nginx proxy_pass', (port) => ({
+    cmd: '/usr/sbin/nginx',
+    args: [
+      '-c',
+      nginxConf(dir, port, [
+        `  upstream backend { server ${new URL(upstreamUrl).host}; keepalive 128; }`,
+        `  server { listen 127.0.0.1:${port} backlog=4096;`,
+        '    location / {',
+        '      proxy_pass http://backend;',
+        '      proxy_http_version 1.1;',
+        '      proxy_set_header Connection "";',
+        '      proxy_set_header Host $host;',
+        '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '    }',
+        '  }',
+      ]),
+      '-e',
+      join(dir, 'nginx-error.log'),
+    ],
+  }));
+}
+
+function peerProxy(name: string, script: string, upstreamUrl: string): BenchSystem {
+  return pinnedSystem(name, (port) => ({
+    cmd: process.execPath,
+    args: [join(HERE, 'servers', script), String(port), upstreamUrl],
+    env: { NODE_ENV: 'production' },
+  }));
+}
+
+export const httpProxy = (upstreamUrl: string) =>
+  peerProxy('http-proxy', 'http-proxy.js', upstreamUrl);
+export const replyFrom = (upstreamUrl: string) =>
+  peerProxy('@fastify/reply-from', 'reply-from.js', upstreamUrl);
+
+/**
+ * The netlab gateway from its build, as it runs in the lab: the default route table, metrics,
+ * the access log on at info level (written to a file, as the supervisor writes it to .lab/logs).
+ */
+export function netlabGateway(
+  dir: string,
+  upstreamUrl: string,
+  name = 'netlab-gateway',
+  env: NodeJS.ProcessEnv = {},
+): BenchSystem {
+  if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run make build`);
+  return pinnedSystem(name, (port) => {
+    const log = join(dir, `gateway-${port}.log`);
+    const fd = openSync(log, 'a');
+    // The child keeps its own copy of the descriptor.
+    setTimeout(() => closeSync(fd), 5000).unref();
+    return {
+      cmd: process.execPath,
+      args: [GATEWAY_MAIN],
+      env: {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        TCP_PORT: 'off',
+        UPSTREAMS: `static=${upstreamUrl}`,
+        LOG_LEVEL: 'info',
+        NATS_URL: '',
+        NETLAB_CONTROL_SOCKET: '',
+        ...env,
+      },
+      stdio: fd,
+    };
+  });
+}
+
+/** The whole body of `url` hashed, to check every system serves the same bytes. */
+export async function sha256Of(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return createHash('sha256')
+    .update(Buffer.from(await res.arrayBuffer()))
+    .digest('hex');
+}
+
+export function nginxVersion(): string {
+  // `nginx -v` writes to stderr.
+  const r = spawnSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8' });
+  return /nginx\/[\d.]+/.exec(`${r.stdout}${r.stderr}`)?.[0] ?? 'nginx';
+}
