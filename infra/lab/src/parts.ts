@@ -13,6 +13,41 @@ import type { PartInput } from './manifest';
  * { name: 'gateway', workspace: 'gateway', port: 8080 },   // last: it discovers the others
  * ```
  *
- * Empty until the first service exists: `netlab up` then runs nats-server alone.
+ * The static server keeps its health paths under `/-/` so that no file can shadow them.
  */
-export const labParts: readonly PartInput[] = [];
+export const labParts: readonly PartInput[] = [
+  {
+    name: 'static',
+    workspace: 'services/static',
+    port: 8081,
+    readinessPath: '/-/readyz',
+    env: { STATIC_ROOT: '${REPO_ROOT}/services/static/site' },
+  },
+  {
+    name: 'dynamic',
+    workspace: 'services/dynamic',
+    port: 8082,
+    // The quotes refresh fetches the service's own simulated exchange feed through the fetcher.
+    env: {
+      DATABASE_URL: 'sqlite:${NETLAB_DIR}/stock.db',
+      QUOTES_URL: 'http://127.0.0.1:8082/api/quotes/feed',
+    },
+  },
+  {
+    name: 'tcp-echo',
+    workspace: 'services/tcp-echo',
+    port: 7001,
+    scheme: 'tcp',
+    healthPortEnv: 'HEALTH_PORT',
+    healthPort: 8084,
+  },
+  {
+    name: 'fetcher',
+    workspace: 'services/fetcher',
+    port: 8083,
+    // Private destinations are denied; the lab's own static and dynamic services are allowed.
+    env: { FETCH_ALLOW: '127.0.0.1:8080-8082', FETCH_DOWNLOADS_DIR: '${NETLAB_DIR}/downloads' },
+  },
+  // Last: it discovers the others over NATS. Its own endpoints live only under /-/.
+  { name: 'gateway', workspace: 'gateway', port: 8080, readinessPath: '/-/readyz' },
+];
