@@ -5,8 +5,6 @@ const shared = {
   testEnvironment: 'node',
   rootDir: __dirname,
   transform: {
-    // load/ runs as ES modules under Node (module: preserve); its unit tests run as CommonJS.
-    '/load/.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/load/tsconfig.jest.json' }],
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
     // kysely ships only ES modules, which jest's CommonJS runtime cannot require: compile its
     // files to CommonJS once (cached), as Node 24 itself would load them through require(esm).

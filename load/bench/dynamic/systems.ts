@@ -13,7 +13,9 @@ import type { BenchSystem, RunningSystem } from '../lib/index.ts';
 
 /** The systems compared by run.ts: netlab's dynamic service and FastAPI on uvicorn. */
 
-export const HERE = import.meta.dirname;
+// From the working directory (make runs from the root): tsc sees load/ as CommonJS, where
+// import.meta is refused, while Node runs these files as ES modules.
+export const HERE = join(repoRoot(process.cwd()), 'load', 'bench', 'dynamic');
 export const REPO = repoRoot(HERE);
 export const VENV = join(HERE, '.peers', 'venv');
 const DYNAMIC_MAIN = join(REPO, 'services', 'dynamic', 'dist', 'main.js');

@@ -21,7 +21,9 @@ import type { BenchSystem, RunningSystem } from '../lib/index.ts';
  * on the server core, shared alike.
  */
 
-export const HERE = import.meta.dirname;
+// From the working directory (make runs from the root): tsc sees load/ as CommonJS, where
+// import.meta is refused, while Node runs these files as ES modules.
+export const HERE = join(repoRoot(process.cwd()), 'load', 'bench', 'fetcher');
 export const REPO = repoRoot(HERE);
 export const VENV = join(HERE, '.peers', 'venv');
 const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');

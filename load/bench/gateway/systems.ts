@@ -15,7 +15,9 @@ import type { BenchSystem, RunningSystem } from '../lib/index.ts';
 
 /** The upstream, the systems run.ts compares in front of it, and the pinned peers. */
 
-export const HERE = import.meta.dirname;
+// From the working directory (make runs from the root): tsc sees load/ as CommonJS, where
+// import.meta is refused, while Node runs these files as ES modules.
+export const HERE = join(repoRoot(process.cwd()), 'load', 'bench', 'gateway');
 export const REPO = repoRoot(HERE);
 export const PEERS_DIR = join(HERE, '.peers');
 const GATEWAY_MAIN = join(REPO, 'gateway', 'dist', 'main.js');

@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     ];
     const markdown = `# Static file libraries against the static server's test matrix\n\n${lines.join('\n')}\n`;
     const out = join(
-      repoRoot(import.meta.dirname),
+      repoRoot(process.cwd()),
       'load',
       'results',
       `${new Date().toISOString().replace(/[:.]/g, '-')}-static-libraries`,

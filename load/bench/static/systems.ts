@@ -14,7 +14,9 @@ import type { BenchSystem, RunningSystem } from '../lib/index.ts';
 
 /** The systems compared by run.ts and evaluate.ts, and the files they serve. */
 
-export const HERE = import.meta.dirname;
+// From the working directory (make runs from the root): tsc sees load/ as CommonJS, where
+// import.meta is refused, while Node runs these files as ES modules.
+export const HERE = join(repoRoot(process.cwd()), 'load', 'bench', 'static');
 export const REPO = repoRoot(HERE);
 export const PEERS_DIR = join(HERE, '.peers');
 const NETLAB_MAIN = join(REPO, 'services', 'static', 'dist', 'main.js');
