@@ -14,7 +14,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineNotes, runMatrix, runWrk, summarize, writeReport } from '../lib/index.ts';
+import {
+  HTTP_COLUMNS,
+  machineNotes,
+  runMatrix,
+  runWrk,
+  summarize,
+  writeReport,
+  wrkMetrics,
+} from '../lib/index.ts';
 import type { BenchSystem, BenchTest, RunningSystem, SummaryRow } from '../lib/index.ts';
 import {
   dynamicVersion,
@@ -53,14 +61,7 @@ function wrkTest(
       timeoutS: 10,
     });
     await drained(s.url);
-    return {
-      requestsPerSec: r.requestsPerSec,
-      p50Ms: r.p50Ms,
-      p99Ms: r.p99Ms,
-      MBps: r.bytesPerSec / 1e6,
-      errors: r.errors,
-      loadCpuPercent: r.loadCpuPercent,
-    };
+    return wrkMetrics(r);
   };
   return {
     name,
@@ -177,16 +178,7 @@ async function main(): Promise<void> {
       measurements,
       rows,
       reference: 'fastapi',
-      columns: [
-        { metric: 'requestsPerSec', heading: 'req/s' },
-        { metric: 'p50Ms', heading: 'p50 ms', digits: 2 },
-        { metric: 'p99Ms', heading: 'p99 ms', digits: 2 },
-        { metric: 'MBps', heading: 'MB/s' },
-        { metric: 'serverCpuPercent', heading: 'server CPU %' },
-        { metric: 'serverRssMiB', heading: 'RSS MiB' },
-        { metric: 'loadCpuPercent', heading: 'load CPU %' },
-        { metric: 'errors', heading: 'errors' },
-      ],
+      columns: HTTP_COLUMNS,
       notes: [
         ...machineNotes(),
         `duration ${durationS}s per measurement, ${reps} repetitions; ratio = req/s against fastapi (def endpoints, thread pool)`,

@@ -12,8 +12,15 @@ import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineNotes, runMatrix, runWrk, summarize, writeReport } from '../lib/index.ts';
-import type { BenchSystem, BenchTest, RunningSystem, SummaryRow } from '../lib/index.ts';
+import {
+  HTTP_COLUMNS,
+  machineNotes,
+  runMatrix,
+  summarize,
+  writeReport,
+  wrkTest,
+} from '../lib/index.ts';
+import type { BenchSystem, RunningSystem, SummaryRow } from '../lib/index.ts';
 import {
   direct,
   httpProxy,
@@ -42,25 +49,6 @@ const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const TEST = '1 KiB response, 64 conns';
 const NODE_PEERS = ['http-proxy', '@fastify/reply-from'];
-
-function wrkTest(name: string, path: string): BenchTest {
-  const measure = async (s: RunningSystem, seconds: number) => {
-    const r = await runWrk({ url: `${s.url}${path}`, connections: 64, durationS: seconds });
-    return {
-      requestsPerSec: r.requestsPerSec,
-      MBps: r.bytesPerSec / 1e6,
-      p50Ms: r.p50Ms,
-      p99Ms: r.p99Ms,
-      errors: r.errors,
-      loadCpuPercent: r.loadCpuPercent,
-    };
-  };
-  return {
-    name,
-    measure: (s) => measure(s, durationS),
-    warmup: (s) => measure(s, Math.min(2, durationS)),
-  };
-}
 
 function median(rows: readonly SummaryRow[], system: string, metric: string): number | undefined {
   return rows.find((r) => r.test === TEST && r.system === system)?.medians[metric];
@@ -119,7 +107,11 @@ async function main(): Promise<void> {
       }
     }
 
-    const measurements = await runMatrix({ systems, tests: [wrkTest(TEST, PATH_1K)], reps });
+    const measurements = await runMatrix({
+      systems,
+      tests: [wrkTest(TEST, PATH_1K, { durationS })],
+      reps,
+    });
     const rows = summarize(measurements, {
       primary: 'requestsPerSec',
       reference: 'nginx proxy_pass',
@@ -130,16 +122,7 @@ async function main(): Promise<void> {
       measurements,
       rows,
       reference: 'nginx proxy_pass',
-      columns: [
-        { metric: 'requestsPerSec', heading: 'req/s' },
-        { metric: 'p50Ms', heading: 'p50 ms', digits: 2 },
-        { metric: 'p99Ms', heading: 'p99 ms', digits: 2 },
-        { metric: 'MBps', heading: 'MB/s', digits: 1 },
-        { metric: 'serverCpuPercent', heading: 'server CPU %' },
-        { metric: 'serverRssMiB', heading: 'RSS MiB' },
-        { metric: 'loadCpuPercent', heading: 'load CPU %' },
-        { metric: 'errors', heading: 'errors' },
-      ],
+      columns: HTTP_COLUMNS,
       notes: [
         ...machineNotes(),
         `duration ${durationS}s per measurement, ${reps} repetitions; ratio = req/s against nginx proxy_pass`,

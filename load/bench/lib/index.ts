@@ -23,3 +23,4 @@ export {
 export { waitForHttp, waitForTcp, machineNotes } from './readiness.ts';
 export { freePort, stopChild } from './processes.ts';
 export { installNpmPeers, pythonVenv, type Pins, type PythonVenv } from './peers.ts';
+export { HTTP_COLUMNS, wrkMetrics, wrkTest } from './http-test.ts';

@@ -15,12 +15,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CORES,
+  HTTP_COLUMNS,
   machineNotes,
   runMatrix,
-  runWrk,
   spawnPinned,
   summarize,
   writeReport,
+  wrkTest,
 } from '../lib/index.ts';
 import type { BenchSystem, BenchTest, RunningSystem, SummaryRow } from '../lib/index.ts';
 import {
@@ -46,25 +47,6 @@ const { values } = parseArgs({
 const durationS = Number(values.duration);
 const reps = Number(values.reps);
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
-
-function wrkTest(name: string, path: string): BenchTest {
-  const measure = async (s: RunningSystem, seconds: number) => {
-    const r = await runWrk({ url: `${s.url}${path}`, connections: 64, durationS: seconds });
-    return {
-      requestsPerSec: r.requestsPerSec,
-      MBps: r.bytesPerSec / 1e6,
-      p50Ms: r.p50Ms,
-      p99Ms: r.p99Ms,
-      errors: r.errors,
-      loadCpuPercent: r.loadCpuPercent,
-    };
-  };
-  return {
-    name,
-    measure: (s) => measure(s, durationS),
-    warmup: (s) => measure(s, Math.min(2, durationS)),
-  };
-}
 
 /** One curl download, pinned to the load core: bytes and seconds. */
 function curlOnce(url: string): Promise<{ bytes: number; seconds: number }> {
@@ -140,8 +122,8 @@ async function main(): Promise<void> {
     }
 
     const tests = [
-      wrkTest('2 KiB index.html, 64 conns', FILES.small),
-      wrkTest('1 MiB file, 64 conns', FILES.medium),
+      wrkTest('2 KiB index.html, 64 conns', FILES.small, { durationS }),
+      wrkTest('1 MiB file, 64 conns', FILES.medium, { durationS }),
       downloadTest('100 MiB download', FILES.large),
     ];
     const measurements = await runMatrix({ systems, tests, reps });
@@ -152,16 +134,7 @@ async function main(): Promise<void> {
       measurements,
       rows,
       reference: 'nginx',
-      columns: [
-        { metric: 'requestsPerSec', heading: 'req/s' },
-        { metric: 'p50Ms', heading: 'p50 ms', digits: 2 },
-        { metric: 'p99Ms', heading: 'p99 ms', digits: 2 },
-        { metric: 'MBps', heading: 'MB/s' },
-        { metric: 'serverCpuPercent', heading: 'server CPU %' },
-        { metric: 'serverRssMiB', heading: 'RSS MiB' },
-        { metric: 'loadCpuPercent', heading: 'load CPU %' },
-        { metric: 'errors', heading: 'errors' },
-      ],
+      columns: HTTP_COLUMNS,
       notes: [
         ...machineNotes(),
         `duration ${durationS}s per measurement, ${reps} repetitions; ratio = MB/s against nginx (req/s for fixed-size files)`,
