@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CORES,
-  freePort,
+  type PinnedCommand,
+  pinnedSystem as pinnedProcess,
   pythonVenv,
   repoRoot,
-  spawnPinned,
-  stopChild,
   waitForHttp,
 } from '../lib/index.ts';
-import type { BenchSystem, RunningSystem } from '../lib/index.ts';
+import type { BenchSystem } from '../lib/index.ts';
 
 /** The systems compared by run.ts: netlab's dynamic service and FastAPI on uvicorn. */
 
@@ -40,26 +38,11 @@ export function peerVersions(): string {
   return venv.versions();
 }
 
-function pinnedSystem(
-  name: string,
-  command: (port: number) => { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; cwd?: string },
-): BenchSystem {
-  return {
-    name,
-    async start(): Promise<RunningSystem> {
-      const port = await freePort();
-      const { cmd, args, env, cwd } = command(port);
-      const child = spawnPinned(CORES.server, cmd, args, { env: { ...process.env, ...env }, cwd });
-      const url = `http://127.0.0.1:${port}`;
-      try {
-        await waitForHttp(`${url}/api/stocks?limit=1`);
-      } catch (err) {
-        child.kill('SIGKILL');
-        throw err;
-      }
-      return { pid: child.pid ?? 0, url, stop: () => stopChild(child) };
-    },
-  };
+/** A system on a free port, ready once the stock API answers. */
+function pinnedSystem(name: string, command: (port: number) => PinnedCommand): BenchSystem {
+  return pinnedProcess(name, command, {
+    ready: (port) => waitForHttp(`http://127.0.0.1:${port}/api/stocks?limit=1`),
+  });
 }
 
 /** netlab's dynamic service from its build, on the SQLite file, request logs off (uvicorn: --no-access-log). */

@@ -3,12 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CORES,
-  freePort,
   installNpmPeers,
+  type PinnedCommand,
+  pinnedSystem as pinnedProcess,
   repoRoot,
-  spawnPinned,
-  stopChild,
   waitForHttp,
 } from '../lib/index.ts';
 import type { BenchSystem, RunningSystem } from '../lib/index.ts';
@@ -36,38 +34,17 @@ export function installPeers(say: (line: string) => void): void {
 /** The one path every system is measured on: a 1 KiB response from the upstream. */
 export const PATH_1K = '/1k.bin';
 
-/** A system started as one pinned process that takes its port when started. */
-function pinnedSystem(
-  name: string,
-  command: (port: number) => {
-    cmd: string;
-    args: string[];
-    env?: NodeJS.ProcessEnv;
-    stdio?: 'ignore' | number;
-  },
-): BenchSystem {
-  return {
-    name,
-    async start(): Promise<RunningSystem> {
-      const port = await freePort();
-      const { cmd, args, env, stdio } = command(port);
-      const out = stdio ?? 'ignore';
-      const child = spawnPinned(CORES.server, cmd, args, {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', out, out],
-      });
-      const url = `http://127.0.0.1:${port}`;
-      try {
-        await waitForHttp(`${url}${PATH_1K}`);
-        // A proxy answers before it knows its upstream is healthy (the gateway: 503).
-        await waitFor200(`${url}${PATH_1K}`);
-      } catch (err) {
-        await stopChild(child, { signal: 'SIGKILL' });
-        throw err;
-      }
-      return { pid: child.pid ?? 0, url, stop: () => stopChild(child) };
+/**
+ * A system on a free port, ready once it answers the 1 KiB path with 200: a proxy answers
+ * before it knows its upstream is healthy (the gateway: 503).
+ */
+function pinnedSystem(name: string, command: (port: number) => PinnedCommand): BenchSystem {
+  return pinnedProcess(name, command, {
+    ready: async (port) => {
+      await waitForHttp(`http://127.0.0.1:${port}${PATH_1K}`);
+      await waitFor200(`http://127.0.0.1:${port}${PATH_1K}`);
     },
-  };
+  });
 }
 
 async function waitFor200(url: string): Promise<void> {

@@ -21,6 +21,6 @@ export {
   type SummaryRow,
 } from './report.ts';
 export { waitForHttp, waitForTcp, machineNotes } from './readiness.ts';
-export { freePort, stopChild } from './processes.ts';
+export { freePort, pinnedSystem, stopChild, type PinnedCommand } from './processes.ts';
 export { installNpmPeers, pythonVenv, type Pins, type PythonVenv } from './peers.ts';
 export { HTTP_COLUMNS, wrkMetrics, wrkTest } from './http-test.ts';

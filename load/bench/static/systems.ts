@@ -3,14 +3,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CORES,
-  freePort,
   installNpmPeers,
+  type PinnedCommand,
+  pinnedSystem as pinnedProcess,
   repoRoot,
-  spawnPinned,
-  stopChild,
   waitForHttp,
 } from '../lib/index.ts';
-import type { BenchSystem, RunningSystem } from '../lib/index.ts';
+import type { BenchSystem } from '../lib/index.ts';
 
 /** The systems compared by run.ts and evaluate.ts, and the files they serve. */
 
@@ -58,28 +57,16 @@ export function makeSite(dir: string): Record<string, string> {
   };
 }
 
-/** A system started as one pinned process that takes its port when started. */
+/** A system on a free port, ready once it serves the site's index. */
 function pinnedSystem(
   name: string,
-  command: (port: number) => { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; cwd?: string },
+  command: (port: number) => PinnedCommand,
   core: number = CORES.server,
 ): BenchSystem {
-  return {
-    name,
-    async start(): Promise<RunningSystem> {
-      const port = await freePort();
-      const { cmd, args, env, cwd } = command(port);
-      const child = spawnPinned(core, cmd, args, { env: { ...process.env, ...env }, cwd });
-      const url = `http://127.0.0.1:${port}`;
-      try {
-        await waitForHttp(`${url}/index.html`);
-      } catch (err) {
-        await stopChild(child, { signal: 'SIGKILL' });
-        throw err;
-      }
-      return { pid: child.pid ?? 0, url, stop: () => stopChild(child) };
-    },
-  };
+  return pinnedProcess(name, command, {
+    core,
+    ready: (port) => waitForHttp(`http://127.0.0.1:${port}/index.html`),
+  });
 }
 
 /** nginx from Debian: one worker, sendfile on, access log off, everything in a temp dir. */

@@ -1,8 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CORES, freePort, repoRoot, spawnPinned, stopChild, waitForTcp } from '../lib/index.ts';
-import type { BenchSystem, RunningSystem } from '../lib/index.ts';
+import {
+  CORES,
+  type PinnedCommand,
+  pinnedSystem as pinnedProcess,
+  repoRoot,
+  spawnPinned,
+  waitForTcp,
+} from '../lib/index.ts';
+import type { BenchSystem } from '../lib/index.ts';
 
 /** The three echo servers run.ts compares, and the compiled client that loads them. */
 
@@ -27,26 +34,12 @@ export function buildClient(say: (line: string) => void): void {
   });
 }
 
-/** A system: one pinned process that takes its port on the command line or in the env. */
-function pinnedSystem(
-  name: string,
-  command: (port: number) => { cmd: string; args: string[]; env?: NodeJS.ProcessEnv },
-): BenchSystem {
-  return {
-    name,
-    async start(): Promise<RunningSystem> {
-      const port = await freePort();
-      const { cmd, args, env } = command(port);
-      const child = spawnPinned(CORES.server, cmd, args, { env: { ...process.env, ...env } });
-      try {
-        await waitForTcp('127.0.0.1', port);
-      } catch (err) {
-        child.kill('SIGKILL');
-        throw err;
-      }
-      return { pid: child.pid ?? 0, url: `127.0.0.1:${port}`, stop: () => stopChild(child) };
-    },
-  };
+/** An echo server on a free port, ready once it accepts connections; its url is host:port. */
+function pinnedSystem(name: string, command: (port: number) => PinnedCommand): BenchSystem {
+  return pinnedProcess(name, command, {
+    ready: (port) => waitForTcp('127.0.0.1', port),
+    url: (port) => `127.0.0.1:${port}`,
+  });
 }
 
 export const SYSTEMS = {
