@@ -1,4 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@netlab/shared/testing';
 import { crc32, deflateSync } from 'node:zlib';
 import type { StaticServerOptions } from '../src/config';
 import { fetchRaw, startStatic, tempDir, writeTree, type RunningStatic } from './fixture';
@@ -95,6 +99,34 @@ describe('streaming through pooled buffers', () => {
         );
         replies.forEach((r, i) => expect(sha(r.body)).toBe(sha(files[`f${i}.bin`]!)));
       }
+    } finally {
+      await server.close();
+      await root.dispose();
+    }
+  });
+
+  it('closes the file when a client leaves while a chunk read ahead waits for the socket', async () => {
+    const root = await tempDir();
+    const body = randomBytes(8 * 1024 * 1024);
+    await writeTree(root.dir, { 'big.bin': body });
+    const server = await startStatic(root.dir, { cacheMaxBytes: 0, chunkBytes: 4096 });
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    try {
+      await fetchRaw(server.port, '/big.bin');
+      const baseline = openFds();
+      for (let i = 0; i < 5; i += 1) {
+        // The client reads the head, then stops: the socket fills, the server parks one chunk
+        // read ahead and waits for 'drain', which never comes; then the client leaves.
+        const socket = connect(server.port, '127.0.0.1');
+        socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+        await new Promise((resolve) => socket.once('data', resolve));
+        socket.pause();
+        await sleep(100);
+        socket.destroy();
+      }
+      await waitFor('the aborted responses to close their files', () => openFds() <= baseline);
+      // The server still serves every byte afterwards.
+      expect(sha((await fetchRaw(server.port, '/big.bin')).body)).toBe(sha(body));
     } finally {
       await server.close();
       await root.dispose();
