@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '@netlab/shared';
+import { generateNatsPasswords, loadConfig } from '@netlab/shared';
 import { parseCliArgs, runCli, USAGE } from './cli';
 import { labConfigSchema, labDirSchema, labPaths } from './config';
 import { loadManifestFile, ManifestError, parseManifest, type PartDefinition } from './manifest';
@@ -52,7 +52,9 @@ async function up(): Promise<number> {
     repoRoot,
     parts,
     natsBin,
+    // Users and permissions: each part connects as its own user (infra/nats/README.md).
     natsConfigFile: join(repoRoot, 'infra', 'nats', 'nats.conf'),
+    natsPasswords: generateNatsPasswords(),
     nodeBin: process.execPath,
     inheritedEnv: process.env,
     out: process.stdout,

@@ -24,6 +24,8 @@ export const LAB_OWNED_ENV: readonly string[] = [
   'PORT',
   'HOST',
   'NATS_URL',
+  'NATS_USER',
+  'NATS_PASSWORD',
   'LOG_LEVEL',
   'LOG_FORMAT',
   'NETLAB_CONTROL_SOCKET',

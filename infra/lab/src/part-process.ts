@@ -20,6 +20,8 @@ export interface InstanceEnvOptions {
   logLevel: LogLevel;
   /** The supervisor's own environment: PATH, HOME and whatever the user exported. */
   inherited: Readonly<Record<string, string | undefined>>;
+  /** The part's NATS user and password (infra/nats/nats.conf); unset: none are passed. */
+  natsCredentials?: { user: string; password: string } | undefined;
 }
 
 export const INSTANCE_HOST = '127.0.0.1';
@@ -42,6 +44,10 @@ export function instanceEnv(plan: InstancePlan, opts: InstanceEnvOptions): Recor
     NETLAB_CONTROL_SOCKET: opts.controlSocket,
     NETLAB_INSTANCE: plan.name,
   });
+  if (opts.natsCredentials !== undefined) {
+    env.NATS_USER = opts.natsCredentials.user;
+    env.NATS_PASSWORD = opts.natsCredentials.password;
+  }
   if (plan.part.healthPortEnv !== undefined && plan.healthPort !== undefined) {
     env[plan.part.healthPortEnv] = String(plan.healthPort);
   }

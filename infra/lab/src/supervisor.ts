@@ -1,12 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import {
   createLogger,
   hasExited,
+  isNatsUser,
+  natsPasswordEnv,
   natsServerArgs,
   spawnNatsServer,
   type Logger,
+  type NatsUser,
 } from '@netlab/shared';
 import { labPaths, MAX_SOCKET_PATH_BYTES, type LabConfig } from './config';
 import { probeSocket } from './control-client';
@@ -59,6 +62,12 @@ export interface SupervisorDeps {
   parts: readonly PartDefinition[];
   natsBin: string;
   natsConfigFile: string;
+  /**
+   * Passwords of the users of the secured configuration (infra/nats/nats.conf), new for each
+   * `up`: nats-server reads them from its environment, each part gets its own user's (a part
+   * with no user of its own, e.g. a test fixture, gets `admin`'s). Unset: no credentials.
+   */
+  natsPasswords?: Readonly<Record<NatsUser, string>>;
   /** The node that runs the parts (process.execPath: the same Node 24 as the supervisor). */
   nodeBin: string;
   /** Passed on to the parts, under what the lab sets. */
@@ -157,6 +166,11 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const logger = (): Logger => {
     if (log === undefined) throw new Error('the supervisor has not started');
     return log;
+  };
+  const natsCredentials = (part: string): { user: string; password: string } | undefined => {
+    if (deps.natsPasswords === undefined) return undefined;
+    const user = isNatsUser(part) ? part : 'admin';
+    return { user, password: deps.natsPasswords[user] };
   };
   const natsUrl = (): string => `nats://${INSTANCE_HOST}:${nats.port ?? config.natsPort}`;
   const partNames = (): string[] => parts.map((p) => p.def.name);
@@ -289,6 +303,7 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       controlSocket: paths.socket,
       logLevel: config.logLevel,
       inherited: deps.inheritedEnv,
+      natsCredentials: natsCredentials(plan.part.name),
     });
     const proc = spawnInstance(plan, {
       nodeBin: deps.nodeBin,
@@ -433,6 +448,9 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
         storeDir: paths.natsStore,
       }),
       timeoutMs: NATS_START_TIMEOUT_MS,
+      ...(deps.natsPasswords === undefined
+        ? {}
+        : { env: { ...deps.inheritedEnv, ...natsPasswordEnv(deps.natsPasswords) } }),
       onOutput: (chunk) => natsSplitter.push(chunk),
       detached: true,
     });
@@ -704,6 +722,14 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
   const startLab = async (): Promise<void> => {
     mkdirSync(paths.logs, { recursive: true });
     mkdirSync(paths.natsStore, { recursive: true });
+    if (deps.natsPasswords !== undefined) {
+      // For people and tools: `set -a; . .lab/nats.env; set +a; nats server info`.
+      writeFileSync(
+        join(paths.dir, 'nats.env'),
+        `NATS_USER=admin\nNATS_PASSWORD=${deps.natsPasswords.admin}\n`,
+        { mode: 0o600 },
+      );
+    }
     const reaped = reapOrphans(paths.pidFile, {
       isAlive,
       commandLineOf: procCommandLine,

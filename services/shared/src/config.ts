@@ -145,6 +145,9 @@ export function commonEnv(defaultPort: number) {
     PORT: env.port().default(defaultPort),
     /** Unset: the part runs standalone, without NATS registration. */
     NATS_URL: env.natsServers().optional(),
+    /** The NATS user of this part (infra/nats/nats.conf has one per service) and its password. */
+    NATS_USER: env.string().optional(),
+    NATS_PASSWORD: env.string().optional(),
     /** How others reach this instance; defaults to HOST, or 127.0.0.1 when HOST is a wildcard. */
     ADVERTISE_HOST: env.string().optional(),
     LOG_LEVEL: env.logLevel().default('info'),

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 
@@ -20,10 +21,24 @@ export function httpUrl(host: string, port: number): string {
 }
 
 /**
- * The host others should use: ADVERTISE_HOST when set, else the bind host, except that a
- * wildcard bind (0.0.0.0, ::) is not reachable as such and becomes loopback.
+ * This machine's first non-loopback address (IPv4 first), for `ADVERTISE_HOST=auto`: a replica
+ * of a scaled compose service, or a network namespace, cannot be told its address in advance.
+ */
+export function firstExternalAddress(
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+): string | undefined {
+  const all = Object.values(interfaces).flatMap((list) => list ?? []);
+  const usable = all.filter((a) => !a.internal && !(a.family === 'IPv6' && a.scopeid !== 0));
+  return (usable.find((a) => a.family === 'IPv4') ?? usable[0])?.address;
+}
+
+/**
+ * The host others should use: ADVERTISE_HOST when set (`auto`: this machine's first non-loopback
+ * address), else the bind host, except that a wildcard bind (0.0.0.0, ::) is not reachable as
+ * such and becomes loopback.
  */
 export function advertisedHost(bindHost: string, advertiseHost: string | undefined): string {
+  if (advertiseHost === 'auto') return firstExternalAddress() ?? '127.0.0.1';
   if (advertiseHost !== undefined) return advertiseHost;
   if (bindHost === '0.0.0.0' || bindHost === '') return '127.0.0.1';
   if (bindHost === '::') return '::1';

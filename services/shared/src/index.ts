@@ -52,7 +52,23 @@ export {
   type NatsServerProcess,
   type SpawnNatsOptions,
 } from './nats-server-process';
-export { advertisedHost, closeHttpServer, httpUrl, listen } from './http-server';
+export {
+  generateNatsPasswords,
+  isNatsUser,
+  isSafeNatsPassword,
+  NATS_USERS,
+  natsPasswordEnv,
+  natsPasswordVariable,
+  securedNatsConfigFile,
+  type NatsUser,
+} from './nats-users';
+export {
+  advertisedHost,
+  closeHttpServer,
+  firstExternalAddress,
+  httpUrl,
+  listen,
+} from './http-server';
 export {
   createLifecycle,
   type Lifecycle,
@@ -61,6 +77,7 @@ export {
 } from './lifecycle';
 export {
   createHttpLogger,
+  type HttpLogger,
   createLogger,
   REDACTED_PATHS,
   REQUEST_ID_HEADER,
@@ -71,6 +88,7 @@ export {
 } from './logger';
 export {
   connectNats,
+  inboxPrefixFor,
   registerService,
   toNatsError,
   type Msg,

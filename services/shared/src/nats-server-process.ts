@@ -39,6 +39,8 @@ export interface SpawnNatsOptions {
   onOutput?: (chunk: string) => void;
   /** A process group of its own, so a terminal's Ctrl-C does not reach it (the supervisor's). */
   detached?: boolean;
+  /** The server's environment (the secured configuration reads its passwords from it). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface NatsServerProcess {
@@ -67,6 +69,7 @@ export function spawnNatsServer(opts: SpawnNatsOptions): Promise<NatsServerProce
     const proc = spawn(bin, [...opts.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: opts.detached ?? false,
+      ...(opts.env === undefined ? {} : { env: opts.env }),
     });
     let seen = '';
     let settled = false;

@@ -31,6 +31,18 @@ export interface NatsOptions {
   maxPendingBytes: number;
   /** Delay between reconnect attempts; attempts never stop. */
   reconnectWaitMs?: number;
+  /** Credentials of this part's NATS user (infra/nats/nats.conf); unset: none are sent. */
+  user?: string;
+  password?: string;
+}
+
+/**
+ * With a user, replies come back on `_INBOX_<user>.>` instead of the shared `_INBOX.>`, so that
+ * the server can let each user subscribe to its own replies only (NATS "private inboxes";
+ * infra/nats/nats.conf grants exactly that prefix).
+ */
+export function inboxPrefixFor(user: string): string {
+  return `_INBOX_${user}`;
 }
 
 export interface RequestOptions {
@@ -98,6 +110,9 @@ export async function connectNats(opts: NatsOptions): Promise<NatsClient> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: opts.reconnectWaitMs ?? 1000,
     waitOnFirstConnect: true,
+    ...(opts.user === undefined
+      ? {}
+      : { user: opts.user, pass: opts.password ?? '', inboxPrefix: inboxPrefixFor(opts.user) }),
   });
   log.info({ server: nc.getServer() }, 'connected to NATS');
 

@@ -22,6 +22,9 @@ export interface RuntimeConfig {
   host: string;
   port: number;
   natsServers: readonly string[] | undefined;
+  /** NATS user and password (NATS_USER, NATS_PASSWORD); unset: no credentials are sent. */
+  natsUser?: string | undefined;
+  natsPassword?: string | undefined;
   advertiseHost: string | undefined;
   logLevel: LogLevel;
   logFormat: 'json' | 'pretty';
@@ -36,6 +39,8 @@ export function runtimeConfig(e: {
   HOST: string;
   PORT: number;
   NATS_URL?: string[] | undefined;
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
   ADVERTISE_HOST?: string | undefined;
   LOG_LEVEL: LogLevel;
   LOG_FORMAT: 'json' | 'pretty';
@@ -48,6 +53,8 @@ export function runtimeConfig(e: {
     host: e.HOST,
     port: e.PORT,
     natsServers: e.NATS_URL,
+    natsUser: e.NATS_USER,
+    natsPassword: e.NATS_PASSWORD,
     advertiseHost: e.ADVERTISE_HOST,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
@@ -137,6 +144,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         name: instance,
         logger,
         maxPendingBytes: config.natsMaxPendingBytes,
+        ...(config.natsUser === undefined ? {} : { user: config.natsUser }),
+        ...(config.natsPassword === undefined ? {} : { password: config.natsPassword }),
       });
       // $SRV.INFO carries no instance name: put it in the metadata, for /-/upstreams and dashboards.
       const registered = await registerService(nats.nc, {

@@ -1,4 +1,5 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { createHttpLogger, REQUEST_ID_HEADER, requestIdOf } from '@netlab/shared';
 import { captureLogger, listen } from '@netlab/shared/testing';
 
@@ -51,6 +52,118 @@ describe('createHttpLogger', () => {
       expect(logged.map((l) => (l.req as { id: string }).id)).toContain('trace-1');
     } finally {
       server.close();
+    }
+  });
+
+  /** A server whose handler runs the request logger, then answers `status` from the path. */
+  async function serve(
+    logger: Logger,
+    handle?: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<{ url: string; close: () => void; listeners: number[] }> {
+    const httpLogger = createHttpLogger(logger);
+    const listeners: number[] = [];
+    const server = createServer((req, res) => {
+      httpLogger(req, res);
+      listeners.push(res.listenerCount('finish'));
+      if (handle !== undefined) return handle(req, res);
+      res.statusCode = Number((req.url ?? '/200').split(/[/?]/)[1]) || 200;
+      res.end('ok');
+    });
+    const { port } = await listen(server, 0, '127.0.0.1');
+    return { url: `http://127.0.0.1:${port}`, close: () => server.close(), listeners };
+  }
+
+  it("writes pino-http's line: req, res and responseTime, info for 2xx, warn for 4xx, error for 5xx", async () => {
+    const { logger, lines } = captureLogger('dynamic');
+    const s = await serve(logger);
+    try {
+      for (const path of ['/200?a=1', '/404', '/503'])
+        await (await fetch(`${s.url}${path}`)).text();
+      const logged = lines().filter((l) => l.component === 'http');
+      expect(
+        logged.map((l) => [l.level, l.msg, (l.res as { statusCode: number }).statusCode]),
+      ).toEqual([
+        [30, 'request completed', 200],
+        [40, 'request completed', 404],
+        [50, 'request errored', 503],
+      ]);
+      expect(logged[0]).toMatchObject({
+        req: { method: 'GET', url: '/200?a=1', remoteAddress: expect.any(String) as unknown },
+        responseTime: expect.any(Number) as unknown,
+      });
+      expect((logged[2]!.err as { message: string }).message).toBe('failed with status code 503');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('redacts credentials in the logged request and response headers', async () => {
+    const { logger, lines } = captureLogger('dynamic');
+    const s = await serve(logger, (_req, res) => {
+      res.setHeader('set-cookie', 'sid=response-secret');
+      res.end();
+    });
+    try {
+      await (
+        await fetch(s.url, { headers: { authorization: 'Bearer s3cret', cookie: 'sid=abc' } })
+      ).text();
+      const text = JSON.stringify(lines().filter((l) => l.component === 'http'));
+      expect(text).toContain('[redacted]');
+      for (const secret of ['s3cret', 'sid=abc', 'response-secret'])
+        expect(text).not.toContain(secret);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('logs no health probe or scrape, and only failures at level warn', async () => {
+    const { logger, lines } = captureLogger('dynamic');
+    logger.level = 'warn';
+    const s = await serve(logger);
+    try {
+      for (const path of ['/healthz', '/-/readyz', '/metrics', '/200', '/500/healthz', '/404']) {
+        await (await fetch(`${s.url}${path}`)).text();
+      }
+      const logged = lines().filter((l) => l.component === 'http');
+      expect(logged.map((l) => (l.req as { url: string }).url)).toEqual(['/500/healthz', '/404']);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('adds no listener at all when nothing could be written (level fatal), yet still echoes the id', async () => {
+    const { logger, lines } = captureLogger('dynamic');
+    logger.level = 'fatal';
+    const s = await serve(logger);
+    try {
+      const res = await fetch(`${s.url}/500`, { headers: { [REQUEST_ID_HEADER]: 'quiet-1' } });
+      await res.text();
+      expect(res.headers.get(REQUEST_ID_HEADER)).toBe('quiet-1');
+      logger.level = 'info';
+      await (await fetch(`${s.url}/200`)).text();
+      // node:http has a 'finish' listener of its own; the logger adds one only in the second.
+      expect(s.listeners[1]! - s.listeners[0]!).toBe(1);
+      expect(lines().filter((l) => l.component === 'http')).toHaveLength(1);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('gives req.log and res.log, bound to the request, as pino-http did', async () => {
+    const { logger, lines } = captureLogger('dynamic');
+    const s = await serve(logger, (req, res) => {
+      (req as IncomingMessage & { log: Logger }).log.info('from the handler');
+      expect((res as ServerResponse & { log: Logger }).log).toBe(
+        (req as IncomingMessage & { log: Logger }).log,
+      );
+      res.end();
+    });
+    try {
+      await (await fetch(`${s.url}/x`, { headers: { [REQUEST_ID_HEADER]: 'trace-2' } })).text();
+      const line = lines().find((l) => l.msg === 'from the handler');
+      expect(line).toMatchObject({ component: 'http', req: { id: 'trace-2', url: '/x' } });
+    } finally {
+      s.close();
     }
   });
 });

@@ -2,6 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasExited, natsServerArgs, spawnNatsServer, waitForExit } from '../nats-server-process';
+import {
+  generateNatsPasswords,
+  natsPasswordEnv,
+  securedNatsConfigFile,
+  type NatsUser,
+} from '../nats-users';
 
 /** A real nats-server for a test, on a port of its own choosing (`-p -1`). */
 export interface NatsServerHandle {
@@ -9,6 +15,10 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly pid: number | undefined;
+  /** With `secured`: each user's password for this server (random per server); else undefined. */
+  readonly passwords: Readonly<Record<NatsUser, string>> | undefined;
+  /** With `secured`: `{ user, password }` for connectNats, or `NATS_USER`/`NATS_PASSWORD`. */
+  credentials(user: NatsUser): { user: string; password: string };
   /** False after stop or kill, until restart. */
   isRunning(): boolean;
   /** SIGTERM and wait for the exit (a graceful stop, like `netlab stop`). */
@@ -27,6 +37,11 @@ export interface NatsServerOptions {
   configFile?: string;
   /** How long to wait for the server to accept clients. */
   startTimeoutMs?: number;
+  /**
+   * Run with infra/nats/nats.conf (users and permissions, unless `configFile` names another) and
+   * a random password per user, as compose and `netlab up` do. Default: no authentication.
+   */
+  secured?: boolean;
 }
 
 /**
@@ -36,10 +51,16 @@ export interface NatsServerOptions {
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const storeDir = await mkdtemp(join(tmpdir(), 'netlab-nats-'));
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  const passwords = opts.secured === true ? generateNatsPasswords() : undefined;
+  const configFile =
+    opts.configFile ?? (opts.secured === true ? securedNatsConfigFile() : undefined);
   const start = (port: number) =>
     spawnNatsServer({
+      ...(passwords === undefined
+        ? {}
+        : { env: { ...process.env, ...natsPasswordEnv(passwords) } }),
       args: natsServerArgs({
-        ...(opts.configFile === undefined ? {} : { configFile: opts.configFile }),
+        ...(configFile === undefined ? {} : { configFile }),
         host: '127.0.0.1',
         port,
         ...(opts.jetstream === false ? {} : { storeDir }),
@@ -61,6 +82,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     port,
     get pid() {
       return proc.pid;
+    },
+    passwords,
+    credentials(user) {
+      if (passwords === undefined)
+        throw new Error('credentials() needs startNatsServer({ secured: true })');
+      return { user, password: passwords[user] };
     },
     isRunning: () => !hasExited(proc),
     stop: () => signal('SIGTERM'),
