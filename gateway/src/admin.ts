@@ -3,16 +3,19 @@ import { netlabError, sendProblem, type Health } from '@netlab/shared';
 import { gatewayError } from './errors';
 import type { RouteStore } from './http-proxy';
 import type { UpstreamRegistry } from './upstream-registry';
+import type { Dashboard } from './dashboard/dashboard';
 
 /**
  * The gateway's own endpoints, under the reserved prefix `/-/` (never routed upstream):
  * `/-/healthz`, `/-/readyz`, `/-/metrics` (the shared health module), `/-/routes` (the live table
- * and where it came from) and `/-/upstreams` (every instance with its health).
+ * and where it came from), `/-/upstreams` (every instance with its health) and the lab dashboard
+ * under `/-/dashboard`.
  */
 export interface AdminDeps {
   health: Health;
   routes: RouteStore;
   upstreams: UpstreamRegistry;
+  dashboard?: Pick<Dashboard, 'handle'>;
 }
 
 function sendJson(res: ServerResponse, value: unknown): void {
@@ -68,6 +71,13 @@ export function createAdmin(deps: AdminDeps) {
       sendProblem(res, gatewayError('GATEWAY_METHOD_NOT_ALLOWED', `${path} answers GET only.`));
       return;
     }
+    if (
+      deps.dashboard !== undefined &&
+      (path === '/-/dashboard' || path.startsWith('/-/dashboard/'))
+    ) {
+      deps.dashboard.handle(req, res, path);
+      return;
+    }
     switch (path) {
       case '/-/healthz':
       case '/-/readyz':
@@ -87,7 +97,7 @@ export function createAdmin(deps: AdminDeps) {
           res,
           netlabError(
             'NOT_FOUND',
-            `No admin endpoint ${path}; there are /-/healthz, /-/readyz, /-/metrics, /-/routes, /-/upstreams.`,
+            `No admin endpoint ${path}; there are /-/healthz, /-/readyz, /-/metrics, /-/routes, /-/upstreams, /-/dashboard.`,
           ),
         );
     }

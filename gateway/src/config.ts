@@ -1,10 +1,14 @@
 import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { commonEnv, env } from '@netlab/shared';
+import type { DashboardSettings } from './dashboard/dashboard';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_TCP_PORT = 7000;
+/** `<repo>/load/results`, where k6 runs and benchmarks write their reports. */
+export const DEFAULT_RESULTS_DIR = join(__dirname, '..', '..', 'load', 'results');
 
 /** One `UPSTREAMS` entry: `static=http://127.0.0.1:8081` or `tcp-echo=tcp://127.0.0.1:7001`. */
 export interface StaticUpstream {
@@ -154,6 +158,16 @@ const schema = z
     ).default([]),
     SERVED_BY_HEADER: env.boolean().default(false),
     ACCESS_LOG: env.boolean().default(true),
+    DASHBOARD: env.boolean().default(true),
+    DASHBOARD_WINDOW: env.duration().default(300_000),
+    DASHBOARD_POLL_INTERVAL: env.duration().default(2000),
+    DASHBOARD_POLL_TIMEOUT: env.duration().default(1000),
+    DASHBOARD_POLL_MAX_BYTES: env.bytes().default(1024 * 1024),
+    DASHBOARD_MAX_CLIENTS: env.integer(1, 10_000).default(32),
+    DASHBOARD_MAX_EVENTS: env.integer(1, 10_000).default(200),
+    DASHBOARD_CLIENT_BUFFER: env.bytes().default(1024 * 1024),
+    DASHBOARD_RESULTS_DIR: env.string().optional(),
+    NATS_MONITOR_URL: env.url(['http:']).optional(),
     WORKERS: custom('an integer from 1 to 64, or auto', (raw) => {
       if (raw === 'auto') return availableParallelism();
       return /^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 64 ? Number(raw) : undefined;
@@ -166,6 +180,20 @@ const schema = z
         code: 'custom',
         path: ['HEADERS_TIMEOUT'],
         message: `must not exceed REQUEST_TIMEOUT (${e.REQUEST_TIMEOUT}ms)`,
+      });
+    }
+    if (e.DASHBOARD_WINDOW < 10_000 || e.DASHBOARD_WINDOW > 3_600_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DASHBOARD_WINDOW'],
+        message: 'must be from 10s to 1h',
+      });
+    }
+    if (e.DASHBOARD_POLL_INTERVAL < 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DASHBOARD_POLL_INTERVAL'],
+        message: 'must be at least 100ms',
       });
     }
     if (e.HEALTH_INTERVAL < 50) {
@@ -209,6 +237,7 @@ export interface GatewaySettings {
   trustedProxies: readonly TrustedNetwork[];
   servedByHeader: boolean;
   accessLog: boolean;
+  dashboard: DashboardSettings;
 }
 
 export function gatewaySettings(e: GatewayEnv): GatewaySettings {
@@ -244,6 +273,18 @@ export function gatewaySettings(e: GatewayEnv): GatewaySettings {
     trustedProxies: e.TRUSTED_PROXIES,
     servedByHeader: e.SERVED_BY_HEADER,
     accessLog: e.ACCESS_LOG,
+    dashboard: {
+      enabled: e.DASHBOARD,
+      windowSeconds: Math.round(e.DASHBOARD_WINDOW / 1000),
+      pollIntervalMs: e.DASHBOARD_POLL_INTERVAL,
+      pollTimeoutMs: e.DASHBOARD_POLL_TIMEOUT,
+      pollMaxBytes: e.DASHBOARD_POLL_MAX_BYTES,
+      maxClients: e.DASHBOARD_MAX_CLIENTS,
+      maxEvents: e.DASHBOARD_MAX_EVENTS,
+      clientBufferBytes: e.DASHBOARD_CLIENT_BUFFER,
+      natsMonitorUrl: e.NATS_MONITOR_URL,
+      resultsDir: resolve(e.DASHBOARD_RESULTS_DIR ?? DEFAULT_RESULTS_DIR),
+    },
   };
 }
 

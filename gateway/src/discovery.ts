@@ -59,6 +59,7 @@ export function describeInstance(
     name: ids.name ?? metadata?.instance,
     version: ids.version,
     healthPath: metadata?.readiness,
+    metadata,
   };
 }
 

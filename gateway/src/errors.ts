@@ -65,6 +65,11 @@ export const gatewayErrorCodes = {
     retryable: false,
     title: 'Method not allowed',
   },
+  GATEWAY_DASHBOARD_BUSY: {
+    httpStatus: 503,
+    retryable: true,
+    title: 'Too many dashboards are open',
+  },
   GATEWAY_ROUTES_INVALID: {
     httpStatus: 500,
     retryable: false,

@@ -15,6 +15,7 @@ import { createUpgradeProxy, type UpgradeProxy } from './upgrade-proxy';
 import { createUpstreamRegistry, type UpstreamRegistry } from './upstream-registry';
 import { compileRoutes, DEFAULT_ROUTES, parseRouteTable, type RouteSpec } from './routes';
 import { createRateLimiter } from './rate-limiter';
+import { createDashboard, type Dashboard } from './dashboard/dashboard';
 
 /**
  * The whole gateway, built but not listening (main.ts and tests listen): the HTTP server with
@@ -28,6 +29,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly proxy: HttpProxy;
   readonly upgrades: UpgradeProxy;
+  /** The lab dashboard under `/-/dashboard` (main.ts attaches NATS to it). */
+  readonly dashboard: Dashboard;
   /** Compiles a route table with this gateway's defaults and makes it live. */
   setRoutes(specs: readonly RouteSpec[], source: string): void;
   /** Stops accepting; in-flight work gets `graceMs`, then the rest is cut. True when in time. */
@@ -45,6 +48,8 @@ export interface GatewayDeps {
   /** The initial table; the built-in default when omitted. */
   routes?: readonly RouteSpec[];
   routesSource?: string;
+  /** This gateway's instance name and version, for the dashboard's topology. */
+  identity?: { instance: string; version: string };
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -75,7 +80,28 @@ export function createGateway(deps: GatewayDeps): Gateway {
     current: compile(deps.routes ?? DEFAULT_ROUTES, deps.routesSource ?? 'default'),
   };
   const trust = createProxyTrust(settings.trustedProxies);
-  const admin = createAdmin({ health, routes, upstreams });
+  const startedAt = new Date().toISOString();
+  let httpConnections = 0;
+  // The proxy, TCP listener and upgrades are built below; the dashboard reads them once a second.
+  let gauges = { inFlight: () => 0, tcp: () => 0, websockets: () => 0 };
+  const dashboard = createDashboard({
+    settings: settings.dashboard,
+    logger,
+    upstreams,
+    routes,
+    gauges: () => ({
+      httpConnections,
+      inFlight: gauges.inFlight(),
+      tcpConnections: gauges.tcp(),
+      websockets: gauges.websockets(),
+    }),
+    self: () => ({
+      instance: deps.identity?.instance ?? 'gateway',
+      version: deps.identity?.version ?? '0.0.0',
+      startedAt,
+    }),
+  });
+  const admin = createAdmin({ health, routes, upstreams, dashboard });
   const proxy = createHttpProxy({
     settings,
     routes,
@@ -86,6 +112,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     admin,
     accessLogger: deps.accessLog?.logger,
     beginWork: deps.beginWork,
+    traffic: settings.dashboard.enabled ? dashboard : undefined,
   });
   if (deps.accessLog !== undefined) {
     const accessLog = deps.accessLog;
@@ -128,7 +155,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   server.on('connection', (socket: Socket) => {
     metrics.connections.inc();
     metrics.connectionsTotal.inc();
-    socket.once('close', () => metrics.connections.dec());
+    httpConnections++;
+    socket.once('close', () => {
+      metrics.connections.dec();
+      httpConnections--;
+    });
   });
   server.on('drop', () => {
     metrics.rejected('too_many_connections');
@@ -164,6 +195,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
 
   const tcp = createTcpProxy({ settings, upstreams, metrics, logger });
+  gauges = {
+    inFlight: () => proxy.inFlight(),
+    tcp: () => tcp.open(),
+    websockets: () => upgrades.open(),
+  };
 
   return {
     server,
@@ -173,17 +209,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     metrics,
     proxy,
     upgrades,
+    dashboard,
     setRoutes(specs, source) {
       routes.current = compile(specs, source);
     },
     async close(graceMs) {
       // Tunnels are not HTTP connections: cut them when the grace period ends.
       const cutTunnels = setTimeout(() => upgrades.destroyAll(), graceMs);
+      // Dashboards' event streams never end on their own: end them as the listener stops.
+      const dashboardClosed = dashboard.close();
       const [httpInTime, tcpInTime] = await Promise.all([
         closeHttpServer(server, graceMs),
         tcp.close(graceMs),
       ]);
       clearTimeout(cutTunnels);
+      await dashboardClosed;
       await upstreams.close();
       return httpInTime && tcpInTime;
     },

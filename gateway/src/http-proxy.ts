@@ -20,6 +20,7 @@ import {
 } from './request-headers';
 import { upstreamPath, type Route, type Router } from './routes';
 import type { FailureKind, Instance, UpstreamRegistry } from './upstream-registry';
+import type { TrafficRecorder } from './dashboard/dashboard';
 import type { RequestControl, ResponseHandler, UpstreamRequest } from './upstream-pool';
 
 /** Holds the live route table; KV updates swap `current`. */
@@ -40,6 +41,8 @@ export interface HttpProxyDeps {
   accessLogger?: Logger | undefined;
   /** Counts a request as in-flight work (the lifecycle's, for `netlab status`); call the result when done. */
   beginWork?: (() => () => void) | undefined;
+  /** The dashboard's per-second rings: one O(1) call per finished request. */
+  traffic?: TrafficRecorder | undefined;
 }
 
 /** What a request looks like once it is known where it goes (shared with the upgrade path). */
@@ -215,7 +218,7 @@ export interface HttpProxy {
 }
 
 export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
-  const { settings, upstreams, metrics } = deps;
+  const { settings, upstreams, metrics, traffic } = deps;
   const accessLog = deps.accessLogger ?? deps.logger.child({ component: 'access' });
   const log = deps.logger.child({ component: 'proxy' });
   const noRoute = metrics.series('-', '-');
@@ -452,6 +455,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       this.endWork?.();
       const ms = performance.now() - this.start;
       metrics.observe(seriesOf(this.r.route), status, ms / 1000);
+      traffic?.record(this.r.route, this.inst, status, ms);
       if (settings.accessLog || status >= 500) {
         const line = {
           reqId: this.r.facts.requestId,
@@ -482,7 +486,9 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     if (close) markClosing(req);
     const status = sendGatewayProblem(res, r.error, { ...r.ctx, close });
     const series = r.route === undefined ? noRoute : seriesOf(r.route);
-    metrics.observe(series, status, (performance.now() - start) / 1000);
+    const ms = performance.now() - start;
+    metrics.observe(series, status, ms / 1000);
+    if (r.route !== undefined) traffic?.record(r.route, undefined, status, ms);
     if (settings.accessLog) {
       accessLog.info(
         {

@@ -76,6 +76,7 @@ async function runGateway(env: GatewayEnv): Promise<void> {
         : undefined,
     routes: startupRoutes,
     routesSource: startupSource,
+    identity: { instance: runtime.instance, version },
   });
   for (const u of env.UPSTREAMS ?? []) gateway.upstreams.add(u, 'static');
 
@@ -98,6 +99,7 @@ async function runGateway(env: GatewayEnv): Promise<void> {
   const joined = await runtime.joinNats(metadata);
   if (joined === undefined) return;
   const { nc } = joined.nats;
+  gateway.dashboard.attachNats(nc);
   const discovery = startDiscovery({
     nc,
     upstreams: gateway.upstreams,

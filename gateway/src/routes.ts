@@ -144,6 +144,8 @@ export interface Route {
   readonly spec: RouteSpec;
   /** Filled lazily by the metrics layer (one series group per route and service). */
   metricsSlot: unknown;
+  /** Filled lazily by the dashboard (the route's per-second traffic series). */
+  trafficSlot: unknown;
 }
 
 export interface Router {
@@ -204,6 +206,7 @@ function compileRoute(spec: ParsedRouteSpec, defaults: RouteDefaults): Route {
     rateLimiter,
     spec,
     metricsSlot: undefined,
+    trafficSlot: undefined,
   };
 }
 

@@ -25,6 +25,8 @@ export interface InstanceDescriptor {
   version?: string | undefined;
   /** A readiness path the instance advertises (metadata `readiness`), over the configured one. */
   healthPath?: string | undefined;
+  /** Its NATS micro service metadata (the dashboard shows e.g. `database`). */
+  metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface Instance {
@@ -47,6 +49,10 @@ export interface Instance {
   probeFailures: number;
   lastProbe: { at: string; ok: boolean; detail: string } | undefined;
   readonly addedAt: number;
+  /** NATS metadata as last announced; empty for `UPSTREAMS` instances. */
+  metadata: Readonly<Record<string, string>>;
+  /** Filled lazily by the dashboard (the instance's per-second traffic series). */
+  trafficSlot: unknown;
   /** The keep-alive pool; undefined for TCP-only instances. */
   readonly pool: UpstreamPool | undefined;
   /**
@@ -290,6 +296,7 @@ export function createUpstreamRegistry(opts: UpstreamRegistryOptions): UpstreamR
         if (desc.id !== undefined) existing.id = desc.id;
         if (desc.name !== undefined && source === 'nats') existing.name = desc.name;
         if (desc.version !== undefined) existing.version = desc.version;
+        if (desc.metadata !== undefined && source === 'nats') existing.metadata = desc.metadata;
         return existing;
       }
       const url = http === undefined ? undefined : new URL(http);
@@ -324,6 +331,8 @@ export function createUpstreamRegistry(opts: UpstreamRegistryOptions): UpstreamR
         probeFailures: 0,
         lastProbe: undefined,
         addedAt: Date.now(),
+        metadata: desc.metadata ?? {},
+        trafficSlot: undefined,
         pool,
         probePool,
         probing: false,

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@netlab/shared';
 import { configSchema, gatewaySettings, parseHostPort } from '../src/config';
 
@@ -76,6 +77,58 @@ describe('gateway configuration', () => {
       { address: '::1', prefix: 128, family: 'ipv6' },
     ]);
     expect(env.MAX_BODY_SIZE).toBe(1024 ** 3);
+  });
+
+  it('has the dashboard defaults and resolves its results folder', () => {
+    expect(gatewaySettings(parse({})).dashboard).toEqual({
+      enabled: true,
+      windowSeconds: 300,
+      pollIntervalMs: 2000,
+      pollTimeoutMs: 1000,
+      pollMaxBytes: 1024 * 1024,
+      maxClients: 32,
+      maxEvents: 200,
+      clientBufferBytes: 1024 * 1024,
+      natsMonitorUrl: undefined,
+      resultsDir: join(__dirname, '..', '..', 'load', 'results'),
+    });
+    const set = gatewaySettings(
+      parse({
+        DASHBOARD: 'false',
+        DASHBOARD_WINDOW: '2m',
+        DASHBOARD_RESULTS_DIR: 'some/dir',
+        NATS_MONITOR_URL: 'http://127.0.0.1:8222',
+      }),
+    ).dashboard;
+    expect(set).toMatchObject({
+      enabled: false,
+      windowSeconds: 120,
+      resultsDir: resolve('some/dir'),
+      natsMonitorUrl: 'http://127.0.0.1:8222',
+    });
+  });
+
+  it('refuses a dashboard window outside 10s–1h, a poll under 100ms and a non-HTTP monitor URL', () => {
+    let error: unknown;
+    try {
+      parse({ NATS_MONITOR_URL: 'nats://127.0.0.1:4222', DASHBOARD_MAX_CLIENTS: '0' });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
+      'DASHBOARD_MAX_CLIENTS',
+      'NATS_MONITOR_URL',
+    ]);
+    try {
+      parse({ DASHBOARD_WINDOW: '5s', DASHBOARD_POLL_INTERVAL: '10ms' });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
+      'DASHBOARD_POLL_INTERVAL',
+      'DASHBOARD_WINDOW',
+    ]);
+    expect(() => parse({ DASHBOARD_WINDOW: '2h' })).toThrow(/DASHBOARD_WINDOW/);
   });
 
   it('parses host:port with bracketed IPv6', () => {

@@ -88,6 +88,8 @@ async function main(): Promise<void> {
     const all: BenchSystem[] = [
       direct(upstream),
       netlabGateway(dir, upstream.url),
+      // The dashboard's per-request accounting is the difference between these two.
+      netlabGateway(dir, upstream.url, 'netlab-gateway-no-dashboard', { DASHBOARD: 'false' }),
       nginxProxy(dir, upstream.url),
       httpProxy(upstream.url),
       replyFrom(upstream.url),
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
           .map(([n, v]) => `${n} ${v}`)
           .join(
             ', ',
-          )}; netlab-gateway with the default routes, metrics and its access log on (to a file)`,
+          )}; netlab-gateway with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; netlab-gateway-no-dashboard the same with DASHBOARD=false`,
         ...targetNotes(rows),
       ],
     });
