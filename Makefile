@@ -10,8 +10,10 @@ SETUP := infra/scripts/setup.sh
 NETLAB := node infra/lab/dist/main.js
 # Extra jest arguments, e.g. make test JEST_ARGS='services/shared'
 JEST_ARGS ?=
+# Extra docker compose arguments, e.g. make up COMPOSE_ARGS='--scale static=3'
+COMPOSE_ARGS ?=
 
-.PHONY: help install build dev status test test-unit test-int lint typecheck format bench k6 clean
+.PHONY: help install build dev up down logs ps status test test-unit test-int lint typecheck format bench k6 load load-smoke load-compare clean
 
 help: ## List the targets
 	@printf 'netlab — make targets\n\n'
@@ -26,6 +28,19 @@ build: install ## Compile every workspace (tsc -b, project references)
 
 dev: build ## Run the lab natively under the netlab supervisor (Ctrl-C stops it)
 	@$(NETLAB) up
+
+up: ## Run the containerized lab: docker compose up --wait (writes .env with random passwords once)
+	@infra/docker/init-env.sh
+	@docker compose up --build --wait $(COMPOSE_ARGS)
+
+down: ## Stop the containerized lab (volumes kept; COMPOSE_ARGS=-v removes them)
+	@docker compose down $(COMPOSE_ARGS)
+
+logs: ## Follow the containerized lab's logs (COMPOSE_ARGS=gateway for one service)
+	@docker compose logs -f --tail=100 $(COMPOSE_ARGS)
+
+ps: ## List the containerized lab's containers and their health
+	@docker compose ps $(COMPOSE_ARGS)
 
 status: ## Show the running lab: parts, instances, pids, URLs (needs `make dev` elsewhere)
 	@$(NETLAB) status
@@ -48,15 +63,32 @@ typecheck: install ## Type-check sources and tests without emitting
 format: install ## Rewrite files with Prettier
 	@npm run --silent format
 
-bench: build ## Run every load/bench comparison (pinned, against peers); reports in load/results/
+bench: build ## Run every load/bench comparison (pinned, against peers) and collect one report with charts
 	@infra/scripts/setup.sh bench
-	@for run in load/bench/*/run.ts; do \
-	  echo "== $$run"; node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "$$run" || exit 1; \
-	done
+	@since=$$(date -u +%Y-%m-%dT%H-%M-%S); failed=0; \
+	for run in load/bench/*/run.ts; do \
+	  echo "== $$run"; node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "$$run" || failed=1; \
+	done; \
+	node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON load/bench/lib/collect.ts --since "$$since"; \
+	exit $$failed
 
-k6: ## Build k6 from source with the Go toolchain (pinned) into .bin/k6
+k6: ## Build k6 from source with the Go toolchain (pinned, with the k6/x/tcp extension) into .bin/k6
 	@infra/scripts/setup.sh k6
 	@.bin/k6 version
+
+# make load SCENARIO=mixed VUS=20 DURATION=60s RATE=400: any variable the scenarios read
+# (load/k6/README.md) passes through the environment.
+SCENARIO ?= mixed
+LOAD := node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON load/k6/run.ts
+
+load: build k6 ## Run a k6 scenario against the lab, starting one if none answers (SCENARIO=mixed VUS= DURATION=)
+	@$(LOAD) $(SCENARIO)
+
+load-smoke: build k6 ## CI: start the lab if needed, run the k6 smoke scenario (every route once), stop it
+	@timeout --kill-after=30s 10m $(LOAD) smoke
+
+load-compare: ## Compare two k6 runs and flag regressions (A=<run> B=<run>; default: the two newest alike)
+	@$(LOAD) compare $(A) $(B)
 
 clean: ## Remove build output and lab state (keeps node_modules and .tools)
 	@rm -rf services/*/dist gateway/dist infra/*/dist .lab

@@ -2,7 +2,12 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { commonEnv, env } from '@netlab/shared';
+import {
+  commonEnv,
+  DEFAULT_EVENTS_STREAM_LIMITS,
+  env,
+  type EventsStreamLimits,
+} from '@netlab/shared';
 import type { DashboardSettings } from './dashboard/dashboard';
 
 export const DEFAULT_PORT = 8080;
@@ -168,6 +173,8 @@ const schema = z
     DASHBOARD_CLIENT_BUFFER: env.bytes().default(1024 * 1024),
     DASHBOARD_RESULTS_DIR: env.string().optional(),
     NATS_MONITOR_URL: env.url(['http:']).optional(),
+    EVENTS_MAX_AGE: env.duration().default(DEFAULT_EVENTS_STREAM_LIMITS.maxAgeMs),
+    EVENTS_MAX_BYTES: env.bytes().default(DEFAULT_EVENTS_STREAM_LIMITS.maxBytes),
     WORKERS: custom('an integer from 1 to 64, or auto', (raw) => {
       if (raw === 'auto') return availableParallelism();
       return /^\d+$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 64 ? Number(raw) : undefined;
@@ -237,6 +244,8 @@ export interface GatewaySettings {
   trustedProxies: readonly TrustedNetwork[];
   servedByHeader: boolean;
   accessLog: boolean;
+  /** NETLAB_EVENTS history, created or updated when the gateway joins NATS. */
+  eventsStream: EventsStreamLimits;
   dashboard: DashboardSettings;
 }
 
@@ -273,6 +282,7 @@ export function gatewaySettings(e: GatewayEnv): GatewaySettings {
     trustedProxies: e.TRUSTED_PROXIES,
     servedByHeader: e.SERVED_BY_HEADER,
     accessLog: e.ACCESS_LOG,
+    eventsStream: { maxAgeMs: e.EVENTS_MAX_AGE, maxBytes: e.EVENTS_MAX_BYTES },
     dashboard: {
       enabled: e.DASHBOARD,
       windowSeconds: Math.round(e.DASHBOARD_WINDOW / 1000),

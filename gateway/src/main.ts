@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   advertisedHost,
+  ensureEventsStream,
   httpUrl,
   isNetlabError,
   listen,
@@ -99,6 +100,13 @@ async function runGateway(env: GatewayEnv): Promise<void> {
   const joined = await runtime.joinNats(metadata);
   if (joined === undefined) return;
   const { nc } = joined.nats;
+  // Labs without the `netlab` supervisor (compose) have no one else to create the stream.
+  await ensureEventsStream(nc, settings.eventsStream).catch((err: unknown) =>
+    logger.warn(
+      { err },
+      'could not create the events stream; the dashboard shows live events only',
+    ),
+  );
   gateway.dashboard.attachNats(nc);
   const discovery = startDiscovery({
     nc,

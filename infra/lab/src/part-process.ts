@@ -16,6 +16,8 @@ export interface InstanceEnvOptions {
   repoRoot: string;
   labDir: string;
   natsUrl: string;
+  /** nats-server's monitoring endpoint, for the gateway's dashboard; unset when it has none. */
+  natsMonitorUrl?: string | undefined;
   controlSocket: string;
   logLevel: LogLevel;
   /** The supervisor's own environment: PATH, HOME and whatever the user exported. */
@@ -44,6 +46,7 @@ export function instanceEnv(plan: InstancePlan, opts: InstanceEnvOptions): Recor
     NETLAB_CONTROL_SOCKET: opts.controlSocket,
     NETLAB_INSTANCE: plan.name,
   });
+  if (opts.natsMonitorUrl !== undefined) env.NATS_MONITOR_URL = opts.natsMonitorUrl;
   if (opts.natsCredentials !== undefined) {
     env.NATS_USER = opts.natsCredentials.user;
     env.NATS_PASSWORD = opts.natsCredentials.password;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   createLogger,
+  ensureEventsStreamAt,
   hasExited,
   isNatsUser,
   natsPasswordEnv,
@@ -300,6 +301,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       repoRoot: deps.repoRoot,
       labDir: config.labDir,
       natsUrl: natsUrl(),
+      natsMonitorUrl:
+        nats.monitorPort === undefined ? undefined : `http://${INSTANCE_HOST}:${nats.monitorPort}`,
       controlSocket: paths.socket,
       logLevel: config.logLevel,
       inherited: deps.inheritedEnv,
@@ -466,6 +469,15 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
     logger().info(
       { childPid: started.pid, url: natsUrl(), monitorPort: started.monitorPort },
       'nats-server is ready',
+    );
+    // Before any part starts, so that their first `up` events are kept.
+    const admin = natsCredentials('admin');
+    await ensureEventsStreamAt({
+      servers: natsUrl(),
+      user: admin?.user,
+      password: admin?.password,
+    }).catch((err: unknown) =>
+      logger().warn({ err }, 'could not create the events stream; events will have no history'),
     );
   };
 

@@ -53,6 +53,12 @@ export {
   type SpawnNatsOptions,
 } from './nats-server-process';
 export {
+  DEFAULT_EVENTS_STREAM_LIMITS,
+  ensureEventsStream,
+  ensureEventsStreamAt,
+  type EventsStreamLimits,
+} from './events-stream';
+export {
   generateNatsPasswords,
   isNatsUser,
   isSafeNatsPassword,
