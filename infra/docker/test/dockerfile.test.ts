@@ -57,7 +57,7 @@ describe('infra/docker/Dockerfile', () => {
   });
 
   it('builds with dev dependencies and runs with production ones only (npm ci --omit=dev)', () => {
-    expect([...byStage.keys()]).toEqual(['build', 'deps', 'runtime']);
+    expect([...byStage.keys()]).toEqual(['manifests', 'build', 'deps', 'runtime']);
     const run = (stage: string) =>
       byStage
         .get(stage)!
@@ -103,13 +103,15 @@ describe('infra/docker/Dockerfile', () => {
             .map((d) => `${w.slice(0, -2)}/${d}`)
         : [w],
     );
-    for (const stage of ['build', 'deps']) {
-      const copies = byStage
+    const copies = (stage: string) =>
+      byStage
         .get(stage)!
         .filter((i) => i.op === 'COPY')
         .map((i) => i.args);
-      for (const dir of dirs) expect(copies).toContain(`${dir}/package.json ${dir}/`);
-    }
+    for (const dir of dirs) expect(copies('manifests')).toContain(`${dir}/package.json ${dir}/`);
+    // Both dependency installs start from those manifests.
+    for (const stage of ['build', 'deps'])
+      expect(copies(stage)[0]).toBe('--from=manifests /app/ ./');
   });
 
   it('keeps the build context small (.dockerignore)', () => {

@@ -16,3 +16,13 @@ export function vuLevels(defaults: { vus: number; durationS: number; levels?: nu
 }
 
 export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'];
+
+/**
+ * The verdict of a closed-model HTTP scenario: under 1 % failed requests and checks, p95 under
+ * 500 ms and p99 under 1.5 s. Scenarios spread it and add their own (soak is stricter).
+ */
+export const HTTP_THRESHOLDS = {
+  http_req_failed: ['rate<0.01'],
+  checks: ['rate>0.99'],
+  http_req_duration: ['p(95)<500', 'p(99)<1500'],
+};

@@ -1,7 +1,7 @@
 import exec from 'k6/execution';
 import { apiReads, focusCrud, pages, stockCodes } from '../lib/journeys.ts';
 import { levelThresholds, planStages, tagLevel } from '../lib/levels.ts';
-import { SUMMARY_TREND_STATS, vuLevels } from '../lib/plan.ts';
+import { HTTP_THRESHOLDS, SUMMARY_TREND_STATS, vuLevels } from '../lib/plan.ts';
 import { summaryFiles } from '../lib/summary.ts';
 
 /** The dynamic service through the gateway: pages 45%, API reads 45%, focus CRUD 10%. */
@@ -18,9 +18,7 @@ export const options = {
     },
   },
   thresholds: {
-    http_req_failed: ['rate<0.01'],
-    checks: ['rate>0.99'],
-    http_req_duration: ['p(95)<500', 'p(99)<1500'],
+    ...HTTP_THRESHOLDS,
     ...levelThresholds(plan),
   },
   summaryTrendStats: SUMMARY_TREND_STATS,

@@ -1,6 +1,6 @@
 import { fetchThroughFetcher } from '../lib/journeys.ts';
 import { levelThresholds, planStages, tagLevel } from '../lib/levels.ts';
-import { SUMMARY_TREND_STATS, vuLevels } from '../lib/plan.ts';
+import { HTTP_THRESHOLDS, SUMMARY_TREND_STATS, vuLevels } from '../lib/plan.ts';
 import { summaryFiles } from '../lib/summary.ts';
 
 /** The fetcher through the gateway: POST /fetch of FETCH_TARGET (a lab URL the lab allows). */
@@ -17,9 +17,7 @@ export const options = {
     },
   },
   thresholds: {
-    http_req_failed: ['rate<0.01'],
-    checks: ['rate>0.99'],
-    http_req_duration: ['p(95)<500', 'p(99)<1500'],
+    ...HTTP_THRESHOLDS,
     ...levelThresholds(plan),
   },
   summaryTrendStats: SUMMARY_TREND_STATS,

@@ -1,7 +1,7 @@
 import { levelThresholds, planStages, tagLevel } from '../lib/levels.ts';
 import { stockCodes } from '../lib/journeys.ts';
 import { runMixedIteration } from '../lib/mix.ts';
-import { SUMMARY_TREND_STATS, vuLevels } from '../lib/plan.ts';
+import { HTTP_THRESHOLDS, SUMMARY_TREND_STATS, vuLevels } from '../lib/plan.ts';
 import { summaryFiles } from '../lib/summary.ts';
 
 /**
@@ -21,9 +21,7 @@ export const options = {
     },
   },
   thresholds: {
-    http_req_failed: ['rate<0.01'],
-    checks: ['rate>0.99'],
-    http_req_duration: ['p(95)<500', 'p(99)<1500'],
+    ...HTTP_THRESHOLDS,
     tcp_errors: ['count<10'],
     ...levelThresholds(plan),
   },
