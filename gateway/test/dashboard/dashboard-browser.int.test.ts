@@ -87,8 +87,8 @@ describe('the dashboard in a real Chromium, with the whole lab running', () => {
     await expect(report.getAttribute('href')).resolves.toBe(
       `/-/dashboard/results/${RUN}/report.html`,
     );
-    // The dynamic service's database: announced once it puts `database` in its metadata.
-    await expect(page.locator('#database').textContent()).resolves.toMatch(/^(sqlite|unknown)$/);
+    // The dynamic service's database, from its NATS metadata (the lab's default: SQLite).
+    await expect(page.locator('#database').textContent()).resolves.toBe('sqlite');
     expect(errors).toEqual([]);
   });
 

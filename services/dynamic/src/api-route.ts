@@ -13,8 +13,7 @@ export interface ResponseSpec {
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-const EMPTY = z.object({});
-type Empty = typeof EMPTY;
+type Empty = z.ZodObject<Record<string, never>>;
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   readonly method: Method;
@@ -107,8 +106,13 @@ export function defineRoute<
     body: spec.body,
     responses: spec.responses,
     handle(req, res) {
-      const params = parseOrThrow(spec.params ?? EMPTY, req.params, 'path') as z.output<P>;
-      const query = parseOrThrow(spec.query ?? EMPTY, req.query, 'query') as z.output<Q>;
+      // A route without a schema takes nothing from there: {} is what an empty z.object() gives.
+      const params = (
+        spec.params === undefined ? {} : parseOrThrow(spec.params, req.params, 'path')
+      ) as z.output<P>;
+      const query = (
+        spec.query === undefined ? {} : parseOrThrow(spec.query, req.query, 'query')
+      ) as z.output<Q>;
       const body = (
         spec.body === undefined ? undefined : parseOrThrow(spec.body, req.body, 'body')
       ) as z.output<B>;

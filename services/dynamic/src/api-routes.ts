@@ -19,6 +19,7 @@ import {
 } from './api-schemas';
 import type { DynamicConfig } from './config';
 import { dynamicError } from './errors';
+import { sendJson } from './send-json';
 import type { QuoteHub } from './quote-hub';
 import type { QuoteRefresher } from './quote-refresher';
 import type { SortField, StockRepository } from './stock-repository';
@@ -38,11 +39,12 @@ const problem = (description: string): ResponseSpec => ({
 const DB_DOWN = problem('DB_UNAVAILABLE: the database is unreachable; retry after a moment.');
 const BAD_PARAMS = problem('INVALID_PARAMETERS: a path or query parameter is invalid.');
 
-/** Appends query parameters to a path, for Link headers (RFC 8288 allows relative references). */
-function pageLink(path: string, params: Record<string, string | number | undefined>): string {
-  const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
-  return `${path}?${qs.toString()}`;
+/** A page of /api/stocks, for Link headers (RFC 8288 allows relative references). */
+function pageLink(q: string | undefined, sort: string, limit: number, offset: number): string {
+  // sort is one of SORT_VALUES and the rest are integers: only a search needs encoding.
+  if (q === undefined) return `/api/stocks?sort=${sort}&limit=${limit}&offset=${offset}`;
+  const qs = new URLSearchParams({ q, sort, limit: String(limit), offset: String(offset) });
+  return `/api/stocks?${qs.toString()}`;
 }
 
 const sleepBlocking = (ms: number): void => {
@@ -78,7 +80,7 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         400: BAD_PARAMS,
         503: DB_DOWN,
       },
-      async handler({ query }, _req, res) {
+      async handler({ query }, req, res) {
         const descending = query.sort.startsWith('-');
         const sort = (descending ? query.sort.slice(1) : query.sort) as SortField;
         const page = await repo.listStocks({
@@ -88,25 +90,18 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
           sort,
           descending,
         });
-        const base = { q: query.q, sort: query.sort, limit: query.limit };
-        const links: string[] = [];
-        if (query.offset + query.limit < page.total) {
-          links.push(
-            `<${pageLink('/api/stocks', { ...base, offset: query.offset + query.limit })}>; rel="next"`,
-          );
+        const { q, limit, offset } = query;
+        let links = '';
+        if (offset + limit < page.total) {
+          links = `<${pageLink(q, query.sort, limit, offset + limit)}>; rel="next"`;
         }
-        if (query.offset > 0) {
-          const prev = Math.max(0, query.offset - query.limit);
-          links.push(`<${pageLink('/api/stocks', { ...base, offset: prev })}>; rel="prev"`);
+        if (offset > 0) {
+          const prev = `<${pageLink(q, query.sort, limit, Math.max(0, offset - limit))}>; rel="prev"`;
+          links = links === '' ? prev : `${links}, ${prev}`;
         }
-        if (links.length > 0) res.set('link', links.join(', '));
-        res.set('cache-control', 'no-cache');
-        res.json({
-          items: page.items,
-          total: page.total,
-          limit: query.limit,
-          offset: query.offset,
-        });
+        if (links !== '') res.setHeader('link', links);
+        res.setHeader('cache-control', 'no-cache');
+        sendJson(req, res, { items: page.items, total: page.total, limit, offset });
       },
     }),
 
@@ -124,13 +119,13 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         404: problem('STOCK_NOT_FOUND'),
         503: DB_DOWN,
       },
-      async handler({ params }, _req, res) {
+      async handler({ params }, req, res) {
         const stock = await repo.getStock(params.code);
         if (stock === undefined) {
           throw dynamicError('STOCK_NOT_FOUND', `No stock has the code ${params.code}.`);
         }
-        res.set('cache-control', 'no-cache');
-        res.json(stock);
+        res.setHeader('cache-control', 'no-cache');
+        sendJson(req, res, stock);
       },
     }),
 
@@ -145,10 +140,10 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         304: { description: 'Not modified (If-None-Match matched).' },
         503: DB_DOWN,
       },
-      async handler(_input, _req, res) {
+      async handler(_input, req, res) {
         const items = await repo.listFocus();
-        res.set('cache-control', 'no-cache');
-        res.json({ items, total: items.length });
+        res.setHeader('cache-control', 'no-cache');
+        sendJson(req, res, { items, total: items.length });
       },
     }),
 
@@ -207,13 +202,13 @@ export function apiRoutes(deps: ApiDeps): ApiRoute[] {
         404: problem('FOCUS_NOT_FOUND'),
         503: DB_DOWN,
       },
-      async handler({ params }, _req, res) {
+      async handler({ params }, req, res) {
         const item = await repo.getFocus(params.code);
         if (item === undefined) {
           throw dynamicError('FOCUS_NOT_FOUND', `${params.code} is not followed.`);
         }
-        res.set('cache-control', 'no-cache');
-        res.json(item);
+        res.setHeader('cache-control', 'no-cache');
+        sendJson(req, res, item);
       },
     }),
 

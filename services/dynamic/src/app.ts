@@ -61,6 +61,10 @@ const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; " +
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+const HTML_TYPE = 'text/html; charset=utf-8';
+const STARTED = Symbol('started');
+type TimedResponse = Response & { [STARTED]: number };
+
 /** The swagger-ui-dist files /docs needs, served from the package (no CDN). */
 const SWAGGER_FILES = new Set([
   'swagger-ui.css',
@@ -131,10 +135,28 @@ export function createApp(deps: AppDeps): DynamicApp {
       notice: noticeOf(req),
       ...ctx,
     });
-    res.set('content-security-policy', PAGE_CSP);
-    res.set('cache-control', 'no-store');
-    res.type('html').send(html);
+    // No ETag: every page carries a fresh CSRF token and is no-store, so none could ever match.
+    res.setHeader('content-security-policy', PAGE_CSP);
+    res.setHeader('cache-control', 'no-store');
+    res.setHeader('content-type', HTML_TYPE);
+    res.setHeader('content-length', Buffer.byteLength(html));
+    if (req.method === 'HEAD') res.end();
+    else res.end(html);
   };
+
+  // Shared by every response: the listener reads the response it is called on, so no closure is
+  // made per request.
+  function observe(this: Response): void {
+    const started = (this as TimedResponse)[STARTED];
+    const route = this.req.route as { path?: unknown } | undefined;
+    const label = typeof route?.path === 'string' ? route.path : 'other';
+    requestSeconds.observe(
+      { method: this.req.method, route: label, status: String(this.statusCode) },
+      (performance.now() - started) / 1000,
+    );
+  }
+  const httpLogger = createHttpLogger(logger);
+  const beginWork = deps.beginWork;
 
   const app = express();
   app.disable('x-powered-by');
@@ -142,50 +164,17 @@ export function createApp(deps: AppDeps): DynamicApp {
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.set('etag', 'strong');
 
+  // One middleware for what every request needs: health paths first (not logged, not timed), then
+  // the request id and log line, in-flight accounting for the drain, timing, and two headers.
   app.use((req, res, next) => {
-    if (!health.handle(req, res)) next();
-  });
-  app.use(createHttpLogger(logger) as unknown as RequestHandler);
-  if (deps.beginWork !== undefined) {
-    const beginWork = deps.beginWork;
-    app.use((_req, res, next) => {
-      res.once('close', beginWork());
-      next();
-    });
-  }
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.set('x-content-type-options', 'nosniff');
-    res.set('referrer-policy', 'same-origin');
-    res.on('finish', () => {
-      const route = req.route as { path?: unknown } | undefined;
-      const label = typeof route?.path === 'string' ? route.path : 'other';
-      requestSeconds.observe(
-        { method: req.method, route: label, status: String(res.statusCode) },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    });
+    if (health.handle(req, res)) return;
+    httpLogger(req, res);
+    if (beginWork !== undefined) res.on('close', beginWork());
+    (res as TimedResponse)[STARTED] = performance.now();
+    res.on('finish', observe);
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'same-origin');
     next();
-  });
-
-  app.use('/assets', express.static(publicDir, { index: false, maxAge: '1h', fallthrough: true }));
-  // Browsers ask for it on every page; an empty answer keeps 404s out of the logs.
-  app.get('/favicon.ico', (_req, res) => {
-    res.set('cache-control', 'public, max-age=86400').status(204).end();
-  });
-  app.get('/openapi.json', (_req, res) => {
-    res.set('cache-control', 'no-cache');
-    res.type('application/json').send(openapiJson);
-  });
-  app.get(['/docs', '/docs/'], (_req, res) => {
-    res.set('content-security-policy', DOCS_CSP);
-    res.type('html').send(docsHtml);
-  });
-  app.get('/docs/init.js', (_req, res) => res.sendFile(join(publicDir, 'docs-init.js')));
-  app.get('/docs/:file', (req, res, next) => {
-    const file = String(req.params.file);
-    if (!SWAGGER_FILES.has(file)) return next();
-    res.sendFile(join(swaggerDir, file), { maxAge: '1d' });
   });
 
   const api = express.Router();
@@ -227,7 +216,28 @@ export function createApp(deps: AppDeps): DynamicApp {
     });
   }
   app.use(api);
+  // The API and the pages first: the routes that carry the traffic are matched before the rest.
   app.use(pageRoutes({ repo: deps.repo, refresher: deps.refresher, config, renderPage }));
+
+  app.use('/assets', express.static(publicDir, { index: false, maxAge: '1h', fallthrough: true }));
+  // Browsers ask for it on every page; an empty answer keeps 404s out of the logs.
+  app.get('/favicon.ico', (_req, res) => {
+    res.set('cache-control', 'public, max-age=86400').status(204).end();
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.set('cache-control', 'no-cache');
+    res.type('application/json').send(openapiJson);
+  });
+  app.get(['/docs', '/docs/'], (_req, res) => {
+    res.set('content-security-policy', DOCS_CSP);
+    res.type('html').send(docsHtml);
+  });
+  app.get('/docs/init.js', (_req, res) => res.sendFile(join(publicDir, 'docs-init.js')));
+  app.get('/docs/:file', (req, res, next) => {
+    const file = String(req.params.file);
+    if (!SWAGGER_FILES.has(file)) return next();
+    res.sendFile(join(swaggerDir, file), { maxAge: '1d' });
+  });
 
   app.use((req, _res, next) => {
     next(netlabError('NOT_FOUND', `Nothing is at ${req.path}.`));

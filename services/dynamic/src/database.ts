@@ -1,4 +1,4 @@
-import { Kysely, MysqlDialect, sql, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, MysqlDialect, sql, SqliteDialect } from 'kysely';
 import type { Logger } from '@netlab/shared';
 import type { DatabaseTarget } from './config';
 import { isDbUnavailable, toDbError } from './db-errors';
@@ -40,20 +40,34 @@ export interface Database {
   check(): Promise<boolean>;
   /** Runs a query function; connectivity failures become DB_UNAVAILABLE. */
   run<T>(fn: (db: Kysely<StockDatabase>) => Promise<T>): Promise<T>;
+  /**
+   * Runs a SELECT that Kysely compiled once (stock-repository's prepared shapes) with this call's
+   * parameters; rows come as arrays in select-list order. SQLite answers from a cached prepared
+   * statement without building row objects; MariaDB goes through Kysely's driver. Errors as `run`.
+   */
+  selectArrays(sqlText: string, parameters: readonly unknown[]): Promise<unknown[][]>;
   close(): Promise<void>;
+}
+
+function notReady() {
+  return dynamicError(
+    'DB_UNAVAILABLE',
+    'The database is not ready yet (unreachable, or its schema is being prepared).',
+    { headers: { 'retry-after': '1' } },
+  );
 }
 
 export function createDatabase(opts: DatabaseOptions): Database {
   const log = opts.logger.child({ component: 'db' });
   const { target } = opts;
   const dialect: Dialect = target.kind;
+  const sqlite =
+    target.kind === 'sqlite'
+      ? openSqlite(target.path, { busyTimeoutMs: opts.busyTimeoutMs })
+      : undefined;
   const db =
     target.kind === 'sqlite'
-      ? new Kysely<StockDatabase>({
-          dialect: new SqliteDialect({
-            database: openSqlite(target.path, { busyTimeoutMs: opts.busyTimeoutMs }),
-          }),
-        })
+      ? new Kysely<StockDatabase>({ dialect: new SqliteDialect({ database: sqlite! }) })
       : new Kysely<StockDatabase>({
           dialect: new MysqlDialect({
             pool: createMysqlPool({
@@ -115,15 +129,20 @@ export function createDatabase(opts: DatabaseOptions): Database {
       }
     },
     async run(fn) {
-      if (!ready) {
-        throw dynamicError(
-          'DB_UNAVAILABLE',
-          'The database is not ready yet (unreachable, or its schema is being prepared).',
-          { headers: { 'retry-after': '1' } },
-        );
-      }
+      if (!ready) throw notReady();
       try {
         return await fn(db);
+      } catch (err) {
+        throw toDbError(err);
+      }
+    },
+    async selectArrays(sqlText, parameters) {
+      if (!ready) throw notReady();
+      try {
+        if (sqlite !== undefined) return sqlite.selectArrays(sqlText, parameters);
+        const result = await db.executeQuery(CompiledQuery.raw(sqlText, [...parameters]));
+        // mysql2 keys a row's fields in select-list order.
+        return result.rows.map((row) => Object.values(row as Record<string, unknown>));
       } catch (err) {
         throw toDbError(err);
       }

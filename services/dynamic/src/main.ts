@@ -78,7 +78,9 @@ async function main(): Promise<void> {
     if (!inTime) throw new Error('requests were still running when the grace period ended');
   });
 
-  const joined = await runtime.joinNats({ http: url });
+  // `database` tells the gateway's dashboard which engine this instance reads (never the URL:
+  // it may carry a password).
+  const joined = await runtime.joinNats({ http: url, database: config.database.kind });
   if (joined !== undefined) {
     refresher.setNats(joined.nats);
     hub.attachNats(joined.nats);

@@ -44,11 +44,13 @@ function one(value: unknown): string | undefined {
 }
 
 function noticeOf(req: Request): { kind: string; text: string } | undefined {
-  const key = one(req.query.notice);
+  // Express 5 parses the query string again on every read of req.query: read it once.
+  const query = req.query;
+  const key = one(query.notice);
   const spec = key === undefined ? undefined : NOTICES[key];
   if (spec === undefined) return undefined;
-  const code = one(req.query.code) ?? '';
-  const n = one(req.query.n) ?? '';
+  const code = one(query.code) ?? '';
+  const n = one(query.n) ?? '';
   return {
     kind: spec.kind,
     text: spec.text(isStockCode(code) ? code : '?', /^[A-Z0-9_]{1,40}$/.test(n) ? n : '?'),
@@ -94,8 +96,9 @@ export function pageRoutes(deps: PageDeps): Router {
   router.get('/', (_req, res) => res.redirect(302, '/index.html'));
 
   router.get('/index.html', async (req, res) => {
-    const q = (one(req.query.q) ?? '').slice(0, SEARCH_MAX);
-    const sortParam = one(req.query.sort) ?? 'code';
+    const query = req.query;
+    const q = (one(query.q) ?? '').slice(0, SEARCH_MAX);
+    const sortParam = one(query.sort) ?? 'code';
     const descending = sortParam.startsWith('-');
     const sortKey = descending ? sortParam.slice(1) : sortParam;
     const sort = (SORT_FIELDS as readonly string[]).includes(sortKey)
@@ -103,7 +106,7 @@ export function pageRoutes(deps: PageDeps): Router {
       : 'code';
     const pageNo = Math.max(
       1,
-      Math.min(1_000_000, Number.parseInt(one(req.query.page) ?? '1', 10) || 1),
+      Math.min(1_000_000, Number.parseInt(one(query.page) ?? '1', 10) || 1),
     );
     const pageSize = deps.config.pageSize;
     const result = await repo.listStocks({
@@ -115,12 +118,10 @@ export function pageRoutes(deps: PageDeps): Router {
     });
     const pages = Math.max(1, Math.ceil(result.total / pageSize));
     const sortValue = `${descending ? '-' : ''}${sort}`;
-    const link = (params: Record<string, string>): string => {
-      const qs = new URLSearchParams();
-      if (q !== '') qs.set('q', q);
-      for (const [k, v] of Object.entries(params)) qs.set(k, v);
-      return `/index.html?${qs.toString()}`;
-    };
+    // sort is a SORT_FIELDS key (with an optional '-') and page a number: only q needs encoding.
+    const search = q === '' ? '' : `${new URLSearchParams({ q }).toString()}&`;
+    const link = (params: { sort: string; page: string }): string =>
+      `/index.html?${search}sort=${params.sort}&page=${params.page}`;
     deps.renderPage(req, res, 'index.njk', {
       page: 'index',
       live: 'sse',

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { isUniqueViolation } from './db-errors';
 import type { StockDatabase } from './db-schema';
 import type { Database } from './database';
+import { prepareQuery, type PreparedQuery } from './prepared-query';
 
 /** A stock as the API and the pages show it. */
 export interface Stock {
@@ -111,6 +112,41 @@ function toStock(r: InfoRow & { focus_id: number | null }): Stock {
   };
 }
 
+/** A row of INFO_COLUMNS + focus id, as an array (Database.selectArrays). */
+function stockOfArray(r: unknown[]): Stock {
+  return {
+    code: r[0] as string,
+    shortName: r[1] as string,
+    changePct: Number(r[2]),
+    turnoverPct: Number(r[3]),
+    price: Number(r[4]),
+    high: Number(r[5]),
+    date: r[6] as string,
+    followed: r[7] !== null,
+  };
+}
+
+/** A row of INFO_COLUMNS + note, created_at, updated_at, as an array. */
+function focusItemOfArray(r: unknown[]): FocusItem {
+  return {
+    code: r[0] as string,
+    shortName: r[1] as string,
+    changePct: Number(r[2]),
+    turnoverPct: Number(r[3]),
+    price: Number(r[4]),
+    high: Number(r[5]),
+    date: r[6] as string,
+    note: r[7] as string,
+    createdAt: r[8] as string,
+    updatedAt: r[9] as string,
+  };
+}
+
+// Sentinel arguments of the prepared shapes (prepared-query.ts): values no query holds otherwise.
+const PATTERN = '\0pattern';
+const LIMIT = -9_000_001;
+const OFFSET = -9_000_002;
+
 function toFocusItem(r: InfoRow & { note: string; created_at: string; updated_at: string }) {
   return {
     code: r.code,
@@ -155,16 +191,58 @@ export interface StockRepository {
 }
 
 export function createStockRepository(database: Database): StockRepository {
-  const selectStocks = (db: Kysely<StockDatabase>, q: string | undefined) => {
+  // `pattern` is a LIKE pattern (likePattern), or undefined for every stock.
+  const selectStocks = (db: Kysely<StockDatabase>, pattern: string | undefined) => {
     let query = db.selectFrom('info');
-    if (q !== undefined && q !== '') {
-      const pattern = likePattern(q);
+    if (pattern !== undefined) {
       query = query.where(
         sql<boolean>`(${sql.ref('info.code')} like ${pattern} escape '!' or ${sql.ref('info.short_name')} like ${pattern} escape '!')`,
       );
     }
     return query;
   };
+
+  // The hot reads, compiled once per shape: search or not, sort column, direction (28 at most).
+  const pages = new Map<string, PreparedQuery<[string, number, number]>>();
+  const counts = new Map<boolean, PreparedQuery<[string]>>();
+  const pageShape = (query: ListQuery, search: boolean) => {
+    const key = `${search ? 'q' : ''}:${query.sort}:${query.descending ? 'desc' : 'asc'}`;
+    let shape = pages.get(key);
+    if (shape === undefined) {
+      const column = SORT_COLUMNS[query.sort];
+      const direction = query.descending ? 'desc' : 'asc';
+      shape = prepareQuery([PATTERN, LIMIT, OFFSET] as [string, number, number], (p, l, o) =>
+        selectStocks(database.db, search ? p : undefined)
+          .leftJoin('focus', 'focus.info_id', 'info.id')
+          .select([...INFO_COLUMNS, 'focus.id as focus_id'])
+          .orderBy(column, direction)
+          .orderBy('info.id', direction)
+          .limit(l)
+          .offset(o),
+      );
+      pages.set(key, shape);
+    }
+    return shape;
+  };
+  const countShape = (search: boolean) => {
+    let shape = counts.get(search);
+    if (shape === undefined) {
+      shape = prepareQuery([PATTERN] as [string], (p) =>
+        selectStocks(database.db, search ? p : undefined).select((eb) =>
+          eb.fn.countAll<number>().as('n'),
+        ),
+      );
+      counts.set(search, shape);
+    }
+    return shape;
+  };
+  const listFocusShape = prepareQuery([] as [], () =>
+    database.db
+      .selectFrom('focus')
+      .innerJoin('info', 'info.id', 'focus.info_id')
+      .select([...INFO_COLUMNS, 'focus.note', 'focus.created_at', 'focus.updated_at'])
+      .orderBy('focus.id'),
+  );
 
   const getFocus = (code: string) =>
     database.run(async (db) => {
@@ -178,25 +256,19 @@ export function createStockRepository(database: Database): StockRepository {
     });
 
   return {
-    listStocks: (query) =>
-      database.run(async (db) => {
-        const column = SORT_COLUMNS[query.sort];
-        const direction = query.descending ? 'desc' : 'asc';
-        const [rows, count] = await Promise.all([
-          selectStocks(db, query.q)
-            .leftJoin('focus', 'focus.info_id', 'info.id')
-            .select([...INFO_COLUMNS, 'focus.id as focus_id'])
-            .orderBy(column, direction)
-            .orderBy('info.id', direction)
-            .limit(query.limit)
-            .offset(query.offset)
-            .execute(),
-          selectStocks(db, query.q)
-            .select((eb) => eb.fn.countAll<number>().as('n'))
-            .executeTakeFirstOrThrow(),
-        ]);
-        return { items: rows.map(toStock), total: Number(count.n) };
-      }),
+    listStocks: async (query) => {
+      const search = query.q !== undefined && query.q !== '';
+      const pattern = search ? likePattern(query.q!) : '';
+      const page = pageShape(query, search);
+      const count = countShape(search);
+      const [rows, total] = await Promise.all([
+        database.selectArrays(page.sql, page.parameters([pattern, query.limit, query.offset])),
+        database.selectArrays(count.sql, count.parameters([pattern])),
+      ]);
+      const items = new Array<Stock>(rows.length);
+      for (let i = 0; i < rows.length; i++) items[i] = stockOfArray(rows[i]!);
+      return { items, total: Number(total[0]![0]) };
+    },
 
     getStock: (code) =>
       database.run(async (db) => {
@@ -209,16 +281,10 @@ export function createStockRepository(database: Database): StockRepository {
         return row === undefined ? undefined : toStock(row);
       }),
 
-    listFocus: () =>
-      database.run(async (db) => {
-        const rows = await db
-          .selectFrom('focus')
-          .innerJoin('info', 'info.id', 'focus.info_id')
-          .select([...INFO_COLUMNS, 'focus.note', 'focus.created_at', 'focus.updated_at'])
-          .orderBy('focus.id')
-          .execute();
-        return rows.map(toFocusItem);
-      }),
+    listFocus: async () => {
+      const rows = await database.selectArrays(listFocusShape.sql, listFocusShape.parameters([]));
+      return rows.map(focusItemOfArray);
+    },
 
     getFocus,
 

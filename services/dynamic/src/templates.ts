@@ -23,5 +23,22 @@ export function createTemplates(dir: string, opts: { watch?: boolean } = {}): Te
     const text = fixed(value);
     return Number(value) > 0 ? `+${text}` : text;
   });
-  return { render: (name, context) => env.render(name, context) };
+  // The class of a change: a filter, not a macro, because it runs for every row of a page.
+  env.addFilter('trend', (value: unknown) => {
+    const n = Number(value);
+    return n > 0 ? 'up' : n < 0 ? 'down' : 'flat';
+  });
+  if (opts.watch === true) return { render: (name, context) => env.render(name, context) };
+  // Compiled once and kept: rendering then skips the loader's lookup by name.
+  const compiled = new Map<string, nunjucks.Template>();
+  return {
+    render(name, context) {
+      let template = compiled.get(name);
+      if (template === undefined) {
+        template = env.getTemplate(name, true);
+        compiled.set(name, template);
+      }
+      return template.render(context);
+    },
+  };
 }

@@ -113,6 +113,45 @@ export function apiContract(base: () => string): void {
       expect((await get('/api/stocks?limit=5&limit=6')).status).toBe(400);
     });
 
+    it('revalidates a page of stocks: 304 to its ETag (also in a list, weakly compared), 200 to no-cache, a new ETag once a stock on it changed', async () => {
+      const path = '/api/stocks?limit=5';
+      const first = await get<StockPage>(path);
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[0-9a-f]+-[A-Za-z0-9+/]{27}"$/);
+      expect(first.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(Number(first.headers.get('content-length'))).toBe(Buffer.byteLength(first.text));
+      const revalidate = (tags: string, cacheControl = 'max-age=0') =>
+        get(path, { 'if-none-match': tags, 'cache-control': cacheControl });
+      const again = await revalidate(etag);
+      expect([again.status, again.text]).toEqual([304, '']);
+      expect(again.headers.get('etag')).toBe(etag);
+      // RFC 9110 §13.1.2: a list of entity tags, compared weakly.
+      expect((await revalidate(`"other", W/${etag}`)).status).toBe(304);
+      expect((await revalidate('"other"')).status).toBe(200);
+      expect((await revalidate(etag, 'no-cache')).status).toBe(200);
+      const code = first.json.items[0]!.code;
+      await call(base(), 'POST', '/api/focus', { code });
+      try {
+        const changed = await revalidate(etag);
+        expect(changed.status).toBe(200);
+        expect((changed.json as unknown as StockPage).items[0]!.followed).toBe(true);
+        expect(changed.headers.get('etag')).not.toBe(etag);
+      } finally {
+        await call(base(), 'DELETE', `/api/focus/${code}`);
+      }
+    });
+
+    it('answers HEAD with the headers of GET and no body', async () => {
+      const full = await fetch(`${base()}/api/stocks?limit=5`);
+      const head = await fetch(`${base()}/api/stocks?limit=5`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
+      for (const name of ['etag', 'content-length', 'content-type', 'link']) {
+        expect(head.headers.get(name)).toBe(full.headers.get(name));
+      }
+      await full.arrayBuffer();
+    });
+
     it('answers 304 to a matching If-None-Match and a new ETag once the data changed', async () => {
       const first = await get<Stock>(`/api/stocks/${B_CODE}`);
       const etag = first.headers.get('etag');

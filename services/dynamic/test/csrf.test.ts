@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { CSRF_COOKIE, maskToken, readCookie, verifyCsrf } from '../src/csrf';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CSRF_COOKIE, issueCsrfToken, maskToken, readCookie, verifyCsrf } from '../src/csrf';
 
 const secret = randomBytes(32);
 const cookie = `a=1; ${CSRF_COOKIE}=${secret.toString('base64url')}; b=2`;
@@ -44,5 +44,26 @@ describe('CSRF tokens', () => {
     expect(() =>
       verifyCsrf(request({ cookie, 'sec-fetch-site': 'same-origin' }), token),
     ).not.toThrow();
+  });
+
+  it('never hands out a pad or a secret twice across refills of the entropy pool', () => {
+    const pads = new Set<string>();
+    const cookies: string[] = [];
+    const res = {
+      appendHeader: (_name: string, value: string) => cookies.push(value.split(';')[0]!),
+    } as unknown as ServerResponse;
+    // 3 × 128 pads: the pool is refilled at least twice.
+    for (let i = 0; i < 384; i++) {
+      pads.add(maskToken(secret).slice(0, 43));
+      issueCsrfToken(request({}), res);
+    }
+    expect(pads.size).toBe(384);
+    const secrets = cookies.map((c) => c.slice(CSRF_COOKIE.length + 1));
+    expect(new Set(secrets).size).toBe(384);
+    // A secret issued before the refills still verifies a token masked from the cookie.
+    const first = `${CSRF_COOKIE}=${secrets[0]!}`;
+    const token = issueCsrfToken(request({ cookie: first }), res);
+    expect(() => verifyCsrf(request({ cookie: first }), token)).not.toThrow();
+    expect(cookies).toHaveLength(384);
   });
 });

@@ -64,6 +64,24 @@ describe('the server-rendered pages', () => {
     expect(index.html).toContain('rel="next" href="/index.html?sort=code&amp;page=2"');
   });
 
+  it('sends a page without an ETag (its CSRF token is new each time), with its length, and HEAD without a body', async () => {
+    const a = await open('/index.html');
+    const b = await open('/index.html', a.cookie);
+    expect(a.token).not.toBe(b.token);
+    expect(a.res.headers.get('etag')).toBeNull();
+    expect(a.res.headers.get('cache-control')).toBe('no-store');
+    expect(a.res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    // Multi-byte names (the seed has CJK ones) count in bytes.
+    expect(Number(b.res.headers.get('content-length'))).toBe(Buffer.byteLength(b.html));
+    const head = await fetch(`${t.base}/index.html`, {
+      method: 'HEAD',
+      headers: { cookie: a.cookie! },
+    });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(10_000);
+  });
+
   it('escapes markup in a stock name and in the search, on both pages (XSS)', async () => {
     const search = await open(`/index.html?q=${encodeURIComponent('XSS1')}`);
     expect(search.html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');

@@ -50,4 +50,23 @@ describe('the node:sqlite adapter for Kysely', () => {
     expect(db.prepare('select 1')).not.toBe(a);
     db.close();
   });
+
+  it('returns rows as arrays in select-list order from statements of their own, bounded too', () => {
+    const db = createSqliteAdapter(new DatabaseSync(':memory:'), 2);
+    db.prepare('create table t (a, b)').run([]);
+    db.prepare('insert into t values (?, ?), (?, ?)').run([1, 'x', true, null]);
+    expect(db.selectArrays('select b, a from t order by rowid', [])).toEqual([
+      ['x', 1],
+      [null, 1],
+    ]);
+    expect(db.selectArrays('select a from t where b = ?', ['x'])).toEqual([[1]]);
+    // Object rows from the Kysely side are unaffected by the array statements.
+    expect(db.prepare('select b, a from t order by rowid').all([])).toEqual([
+      { b: 'x', a: 1 },
+      { b: null, a: 1 },
+    ]);
+    for (let i = 0; i < 5; i++) db.selectArrays(`select ${i}`, []);
+    expect(db.cachedStatements()).toBeLessThanOrEqual(4);
+    db.close();
+  });
 });

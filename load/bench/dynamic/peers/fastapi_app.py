@@ -3,8 +3,9 @@ on the same SQLite file as netlab's dynamic service.
 
     STOCK_DB=/path/stock.db uvicorn fastapi_app:app --no-access-log
 
-GET /api/stocks (limit, offset, q, sort; validated), GET /index.html (Jinja2, first page of 20 with
-a per-response CSRF token in every form, as netlab renders it), and the WSGI/ASGI lesson:
+GET /api/stocks (limit, offset, q, sort; validated), GET /index.html (Jinja2 rendering netlab's own
+templates, services/dynamic/templates, with the same context: the same page byte for byte but for
+the CSRF token and the instance name, a fresh token in every form), and the WSGI/ASGI lesson:
 /api/slow/sync (def + time.sleep: FastAPI runs it in its thread pool), /api/slow/async (async def +
 asyncio.sleep) and /api/slow/blocking (async def + time.sleep: blocks the event loop).
 
@@ -14,13 +15,16 @@ FASTAPI_MODE=async serves them as `async def` calling sqlite3 directly on the ev
 """
 
 import asyncio
+import math
 import os
 import secrets
 import sqlite3
 import threading
 import time
 from typing import Literal
+from urllib.parse import urlencode
 
+import jinja2
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -29,10 +33,52 @@ from pydantic import BaseModel
 DB_PATH = os.environ["STOCK_DB"]
 MODE = os.environ.get("FASTAPI_MODE", "sync")
 HERE = os.path.dirname(os.path.abspath(__file__))
+# netlab's own templates (Jinja syntax): both systems render the same page.
+TEMPLATES = os.environ.get(
+    "STOCK_TEMPLATES", os.path.join(HERE, "..", "..", "..", "..", "services", "dynamic", "templates")
+)
 
 app = FastAPI(title="stock app (FastAPI peer)")
-templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
+
+
+def _fixed(value) -> str:
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return f"{n:.2f}" if math.isfinite(n) else ""
+
+
+def _signed(value) -> str:
+    text = _fixed(value)
+    return "+" + text if float(value) > 0 else text
+
+
+def _trend(value) -> str:
+    n = float(value)
+    return "up" if n > 0 else ("down" if n < 0 else "flat")
+
+
+# The options and filters of services/dynamic/src/templates.ts (nunjucks there, Jinja2 here).
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_env.filters.update(fixed=_fixed, signed=_signed, trend=_trend)
+templates = Jinja2Templates(env=_env)
 _local = threading.local()
+COLUMNS = [
+    ("code", "Code", False),
+    ("shortName", "Name", False),
+    ("price", "Price", True),
+    ("changePct", "Change", True),
+    ("turnoverPct", "Turnover", True),
+    ("high", "High", True),
+    ("date", "Date", False),
+]
 
 SORT_COLUMNS = {
     "code": "info.code",
@@ -107,11 +153,59 @@ def list_stocks(q: str | None, limit: int, offset: int, sort: str) -> dict:
 
 
 def render_index(request: Request) -> HTMLResponse:
-    page = list_stocks(None, 20, 0, "code")
+    """The context services/dynamic/src/pages.ts builds for /index.html (q, sort, page)."""
+    q = (request.query_params.get("q") or "")[:100]
+    sort_param = request.query_params.get("sort") or "code"
+    descending = sort_param.startswith("-")
+    sort = sort_param[1:] if descending else sort_param
+    if sort not in SORT_COLUMNS:
+        sort = "code"
+    try:
+        page_no = max(1, min(1_000_000, int(request.query_params.get("page") or "1") or 1))
+    except ValueError:
+        page_no = 1
+    sort_value = ("-" if descending else "") + sort
+    result = list_stocks(q or None, 20, (page_no - 1) * 20, sort_value)
+    pages = max(1, math.ceil(result["total"] / 20))
+
+    def link(sort_to: str, page: int) -> str:
+        search = urlencode({"q": q}) + "&" if q else ""
+        return f"/index.html?{search}sort={sort_to}&page={page}"
+
+    columns = []
+    for key, label, numeric in COLUMNS:
+        active = key == sort
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "numeric": numeric,
+                "active": active,
+                "descending": active and descending,
+                "href": link(f"-{key}" if active and not descending else key, 1),
+            }
+        )
     return templates.TemplateResponse(
         request,
-        "index.html",
-        {"stocks": page["items"], "total": page["total"], "csrf": secrets.token_urlsafe(64)},
+        "index.njk",
+        {
+            "instance": "fastapi",
+            # netlab's token: 32 random bytes and the 32-byte secret masked with them, base64url.
+            "csrf": secrets.token_urlsafe(64),
+            "notice": None,
+            "page": "index",
+            "live": "sse",
+            "stocks": result["items"],
+            "total": result["total"],
+            "q": q,
+            "sort": sort_value,
+            "pageNo": page_no,
+            "pages": pages,
+            "here": link(sort_value, page_no),
+            "prevHref": link(sort_value, page_no - 1) if page_no > 1 else None,
+            "nextHref": link(sort_value, page_no + 1) if page_no < pages else None,
+            "columns": columns,
+        },
     )
 
 
