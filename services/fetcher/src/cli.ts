@@ -459,7 +459,11 @@ function probeNats(url: string, timeoutS: number): Promise<boolean> {
   });
 }
 
-async function natsTransport(url: string, timeoutS: number): Promise<Transport> {
+async function natsTransport(
+  url: string,
+  timeoutS: number,
+  credentials: { user?: string | undefined; password?: string | undefined },
+): Promise<Transport> {
   // connectNats waits for a first connection forever (right for a service, which must start while
   // NATS is down); a command line probes first and gives up after a few seconds.
   if (!(await probeNats(url, timeoutS))) {
@@ -472,6 +476,9 @@ async function natsTransport(url: string, timeoutS: number): Promise<Transport> 
     name: 'netlab-fetch',
     logger: silentLogger(),
     maxPendingBytes: 1 << 20,
+    // The lab's nats-server has a user per part (infra/nats); `netlab up` writes the admin's to
+    // .lab/nats.env, so `set -a; . .lab/nats.env` before the command is enough.
+    ...(credentials.user === undefined ? {} : credentials),
   });
   return {
     async fetch(envelope) {
@@ -647,6 +654,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           ? await natsTransport(
               cmd.mode.url,
               Number(io.env.NETLAB_FETCH_NATS_TIMEOUT) || DEFAULT_NATS_CONNECT_TIMEOUT_S,
+              { user: io.env.NATS_USER, password: io.env.NATS_PASSWORD },
             )
           : httpTransport(cmd.mode.url);
     if (cmd.output !== undefined) return await download(io, cmd, transport, cmd.output);

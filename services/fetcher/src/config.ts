@@ -48,6 +48,14 @@ export const configSchema = z.object({
   FETCH_DNS_SERVERS: dnsServers().optional(),
   FETCH_DNS_TIMEOUT: env.duration().default(5_000),
   FETCH_CONNECT_TIMEOUT: env.duration().default(10_000),
+  // RFC 8305 §5: recommended 250 ms, never below 10 ms; 0 turns racing off.
+  FETCH_HAPPY_EYEBALLS_DELAY: env
+    .duration()
+    .refine(
+      (ms) => ms === 0 || (ms >= 10 && ms <= 2000),
+      'expected 0 (off) or 10ms-2s (RFC 8305 §5: the connection attempt delay)',
+    )
+    .default(250),
   FETCH_HEADERS_TIMEOUT: env.duration().default(30_000),
   FETCH_READ_TIMEOUT: env.duration().default(30_000),
   FETCH_TOTAL_TIMEOUT: env.duration().default(60_000),

@@ -23,6 +23,8 @@ export interface DispatcherPoolOptions {
   policy: AddressPolicy;
   resolve: Resolve;
   defaultConnectTimeoutMs: number;
+  /** FETCH_HAPPY_EYEBALLS_DELAY: see GuardedConnectorOptions.attemptDelayMs. */
+  attemptDelayMs: number;
   /** Connections per origin (FETCH_POOL_CONNECTIONS). */
   connections: number;
   /** Idle keep-alive connections close after this (FETCH_KEEPALIVE_TIMEOUT). */
@@ -51,6 +53,7 @@ export function createDispatcherPool(opts: DispatcherPoolOptions): DispatcherPoo
       resolve: opts.resolve,
       tls: tlsOf(key),
       connectTimeoutMs: key.connectTimeoutMs,
+      attemptDelayMs: opts.attemptDelayMs,
       ...(opts.onDenied === undefined ? {} : { onDenied: opts.onDenied }),
       ...(opts.beforeDial === undefined ? {} : { beforeDial: opts.beforeDial }),
     });

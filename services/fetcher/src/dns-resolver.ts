@@ -7,7 +7,11 @@ export interface ResolvedAddress {
   family: 4 | 6;
 }
 
-/** Every address a name resolves to (IPv4 first); an IP literal resolves to itself. */
+/**
+ * Every address a name resolves to, in the order to try them (getaddrinfo's, RFC 6724, from the
+ * system resolver; IPv6 then IPv4 from DNS servers asked directly, as RFC 6724's default policy
+ * prefers); an IP literal resolves to itself. The connector races them (RFC 8305).
+ */
 export type Resolve = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export interface ResolverOptions {
@@ -66,8 +70,8 @@ export function createResolver(opts: ResolverOptions): Resolve {
         Promise.allSettled([resolver.resolve4(hostname), resolver.resolve6(hostname)]),
       );
       const out: ResolvedAddress[] = [];
-      if (v4.status === 'fulfilled') for (const a of v4.value) out.push({ address: a, family: 4 });
       if (v6.status === 'fulfilled') for (const a of v6.value) out.push({ address: a, family: 6 });
+      if (v4.status === 'fulfilled') for (const a of v4.value) out.push({ address: a, family: 4 });
       if (out.length > 0) return out;
       const errors = [v4, v6].flatMap((r) =>
         r.status === 'rejected' ? [r.reason as unknown] : [],
@@ -83,7 +87,7 @@ export function createResolver(opts: ResolverOptions): Resolve {
     try {
       const answers = await withTimeout(
         hostname,
-        dns.lookup(hostname, { all: true, order: 'ipv4first' }),
+        dns.lookup(hostname, { all: true, order: 'verbatim' }),
       );
       return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
     } catch (err) {

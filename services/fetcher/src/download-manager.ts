@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { toProblem, type Logger, type Problem } from '@netlab/shared';
 import { fetcherError, isFetcherError } from './errors';
 import type { FetchEngine } from './fetch-engine';
-import type { FetchRequest } from './request-model';
+import { parseFetchRequest, type FetchRequest } from './request-model';
 
 /**
  * Streamed downloads to FETCH_DOWNLOADS_DIR: `POST /downloads` starts one and returns at once;
@@ -71,7 +71,46 @@ export interface DownloadManagerDeps {
   progressIntervalMs: number;
   /** Publishes an event (NATS); failures are logged, never fatal. */
   publish?: (event: DownloadEvent) => void;
+  /** Told when a record appears (`true`) and when it leaves the history (`false`). */
+  onRecord?: (id: string, present: boolean) => void;
   logger: Logger;
+}
+
+/**
+ * A download request, over HTTP (`POST /downloads`) and NATS (`netlab.fetcher.download`): the
+ * envelope plus `"download": {"filename": "x.bin", "sha256": true}`.
+ */
+export function parseDownloadStart(raw: unknown): {
+  envelope: FetchRequest;
+  options: Omit<DownloadOptions, 'requestId'>;
+} {
+  const { download, ...rest } = (raw ?? {}) as {
+    download?: { filename?: unknown; sha256?: unknown };
+  };
+  if (download !== undefined && (typeof download !== 'object' || download === null)) {
+    throw fetcherError(
+      'FETCH_INVALID_REQUEST',
+      'download must be an object: {"filename": "...", "sha256": true}.',
+    );
+  }
+  const filename = download?.filename;
+  const sha256 = download?.sha256;
+  if (
+    (filename !== undefined && typeof filename !== 'string') ||
+    (sha256 !== undefined && typeof sha256 !== 'boolean')
+  ) {
+    throw fetcherError(
+      'FETCH_INVALID_REQUEST',
+      'download.filename is a string and download.sha256 a boolean.',
+    );
+  }
+  return {
+    envelope: parseFetchRequest(rest),
+    options: {
+      ...(filename === undefined ? {} : { filename }),
+      ...(sha256 === undefined ? {} : { sha256 }),
+    },
+  };
 }
 
 function safeName(name: string): string {
@@ -107,7 +146,10 @@ export function createDownloadManager(deps: DownloadManagerDeps): DownloadManage
   const trim = (): void => {
     for (const [id, r] of records) {
       if (records.size <= deps.maxRecords) break;
-      if (r.state !== 'running') records.delete(id);
+      if (r.state !== 'running') {
+        records.delete(id);
+        deps.onRecord?.(id, false);
+      }
     }
   };
 
@@ -197,6 +239,7 @@ export function createDownloadManager(deps: DownloadManagerDeps): DownloadManage
         startedAt: new Date().toISOString(),
       };
       records.set(record.id, record);
+      deps.onRecord?.(record.id, true);
       const entry: Running = { record, controller: new AbortController(), done: Promise.resolve() };
       running.set(record.id, entry);
       entry.done = run(entry, req, opts);

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,14 +11,15 @@ import type { DispatcherPool } from './dispatcher-pool';
 import type { Resolve } from './dns-resolver';
 import { fetcherError, isFetcherError, type FetcherError, type FetcherErrorCode } from './errors';
 import { appendParams, toPairs } from './form-encoding';
+import { DUMP_LIMIT, InlineExchange, type InlineBody } from './inline-exchange';
 import type { FetcherMetrics } from './metrics';
 import { prepareBody, type PreparedBody } from './request-body';
 import type { FetchRequest, FetchResponse, HistoryEntry } from './request-model';
 import {
   bodyOut,
   decodeBody,
-  readAll,
-  readInline,
+  decodeInline,
+  mapBodyError,
   STREAM_HIGH_WATER_MARK,
   type BodySizes,
 } from './response-body';
@@ -65,9 +67,20 @@ export interface OpenOptions {
   via: Via;
   /** Aborts the fetch when the caller goes away. */
   signal?: AbortSignal;
+  /**
+   * The same for a caller that holds no AbortSignal (HTTP): while the fetch runs the engine puts
+   * its cancel function here, to be called when the caller goes away. An EventTarget listener per
+   * fetch costs more than the rest of the bookkeeping together.
+   */
+  cancel?: CancelHook;
   requestId?: string;
   /** A smaller inline cap (NATS replies), with the code and variable to name when passed. */
   inlineCap?: { bytes: number; name: string; code: 'FETCH_TOO_LARGE_FOR_NATS' };
+}
+
+/** Where the engine puts the cancel function of a running fetch (OpenOptions.cancel). */
+export interface CancelHook {
+  cancel: (() => void) | undefined;
 }
 
 /** The final response with its body still to be read (streams and downloads). */
@@ -97,6 +110,24 @@ interface InlineResponse extends Omit<OpenedResponse, 'body' | 'decoded' | 'size
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/** The response to one request, its body still to be read or dropped. */
+interface Upstream {
+  statusCode: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  /** The body as a stream: streams and downloads. */
+  body: Dispatcher.ResponseData['body'] | undefined;
+  /** The exchange holding the body: inline fetches. */
+  inline: InlineExchange | undefined;
+}
+
+/** Drops a body that is not wanted (a redirect's, a retried response's), reading to its end. */
+function dumpBody(res: Upstream): Promise<void> {
+  if (res.inline !== undefined) return res.inline.dump();
+  return res.body!.dump().catch(() => undefined);
+}
 
 export interface FetchEngine {
   /** The whole fetch, body inline in the envelope (HTTP `POST /fetch`, NATS). */
@@ -169,7 +200,16 @@ function resolveTimeouts(t: FetchRequest['timeout'], limits: EngineLimits, via: 
   return out;
 }
 
+const NO_RETRIES: RetryPolicy = {
+  total: 0,
+  backoffFactorS: 0.25,
+  statuses: new Set(DEFAULT_RETRY_STATUSES),
+  allowNonIdempotent: false,
+  respectRetryAfter: true,
+};
+
 function resolveRetries(r: FetchRequest['retries'], limits: EngineLimits): RetryPolicy {
+  if (r === undefined || r === 0) return NO_RETRIES;
   const spec = typeof r === 'number' ? { total: r } : (r ?? { total: 0 });
   if (spec.total > limits.maxRetries) {
     throw fetcherError(
@@ -215,8 +255,8 @@ export function crossesOrigin(from: URL, to: URL): boolean {
 }
 
 /** Maps what undici throws from a request onto fetcher errors. */
-export function mapRequestError(err: unknown, signal: AbortSignal): FetcherError {
-  if (signal.aborted && isFetcherError(signal.reason)) return signal.reason;
+export function mapRequestError(err: unknown, abortReason?: FetcherError): FetcherError {
+  if (abortReason !== undefined) return abortReason;
   if (isFetcherError(err)) return err;
   const e = err as { code?: string; message?: string; cause?: unknown };
   const code = e.code ?? '';
@@ -324,16 +364,17 @@ function discard(body: Readable): void {
   body.destroy();
 }
 
-/** Response headers as undici gives them, with Set-Cookie always a list (as node:http does). */
+/**
+ * Response headers as undici gives them (its own fresh object, changed in place: no copy), with
+ * Set-Cookie always a list, as node:http does.
+ */
 function normalizeHeaders(
   h: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    out[k] = k === 'set-cookie' && !Array.isArray(v) ? [v] : v;
-  }
-  return out;
+  const cookie = h['set-cookie'];
+  if (typeof cookie === 'string') h['set-cookie'] = [cookie];
+  for (const k in h) if (h[k] === undefined) delete h[k];
+  return h as Record<string, string | string[]>;
 }
 
 function setCookieList(v: string | string[] | undefined): string[] {
@@ -345,8 +386,8 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
   const { limits, metrics } = deps;
   const log = deps.logger.child({ component: 'engine' });
 
-  // `inline` (fetch) reads the body here, with a fast path for identity bodies (no stream
-  // pipeline per fetch); otherwise the body is returned to be streamed.
+  // `inline` (fetch) collects the body here through an InlineExchange (no stream per request);
+  // otherwise undici's request() gives the body as a stream to pass on.
   async function open(req: FetchRequest, opts: OpenOptions, inline: true): Promise<InlineResponse>;
   async function open(req: FetchRequest, opts: OpenOptions, inline: false): Promise<OpenedResponse>;
   async function open(
@@ -385,6 +426,14 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
         : (opts.inlineCap?.name ??
           (streaming ? 'FETCH_MAX_DECODED_BYTES' : 'FETCH_MAX_INLINE_BYTES'));
 
+    const overCap =
+      (what: string, cap: number) =>
+      (bytes: number): FetcherError =>
+        fetcherError(
+          tooLargeCode,
+          `The body passed ${cap} bytes${what === '' ? '' : ` ${what}`} (${capName}); ${bytes} bytes read so far.`,
+        );
+
     // Credentials from the URL become basic auth, as in requests; they never go on the wire as is.
     let authHeader: string | undefined;
     if (url.username !== '' || url.password !== '') {
@@ -409,9 +458,23 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     const explicitCookies = Object.entries(req.cookies ?? {});
 
     // The deadline covers everything: the queue, connecting, redirects, retries, the body.
-    const controller = new AbortController();
+    // Made when something needs a signal (a queue, a retry's wait, a streamed request): the inline
+    // path's requests listen to no signal, aborting reaches them from here.
+    let controller: AbortController | undefined;
+    let abortReason: FetcherError | undefined;
+    const signalOf = (): AbortSignal => {
+      controller ??= new AbortController();
+      if (abortReason !== undefined) controller.abort(abortReason);
+      return controller.signal;
+    };
+    let exchange: InlineExchange | undefined;
+    const abort = (reason: FetcherError): void => {
+      abortReason ??= reason;
+      controller?.abort(reason);
+      exchange?.abort(reason);
+    };
     const deadline = setTimeout(() => {
-      controller.abort(
+      abort(
         fetcherError(
           'FETCH_DEADLINE_EXCEEDED',
           `The fetch of ${url.host} did not finish within ${timeouts.totalMs} ms (timeout.total, ${streaming ? 'FETCH_STREAM_TIMEOUT' : 'FETCH_TOTAL_TIMEOUT'}).`,
@@ -419,21 +482,23 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
       );
     }, timeouts.totalMs);
     const onCallerGone = (): void =>
-      controller.abort(fetcherError('FETCH_CLIENT_CLOSED', 'The caller went away.'));
+      abort(fetcherError('FETCH_CLIENT_CLOSED', 'The caller went away.'));
     if (opts.signal?.aborted === true) onCallerGone();
     opts.signal?.addEventListener('abort', onCallerGone, { once: true });
-    const signal = controller.signal;
+    if (opts.cancel !== undefined) opts.cancel.cancel = onCallerGone;
 
     let release: (() => void) | undefined;
     const cleanup = (): void => {
       clearTimeout(deadline);
       opts.signal?.removeEventListener('abort', onCallerGone);
+      if (opts.cancel !== undefined) opts.cancel.cancel = undefined;
       release?.();
       release = undefined;
     };
 
     try {
-      release = deps.limiter.tryAcquire(url.host) ?? (await deps.limiter.acquire(url.host, signal));
+      release =
+        deps.limiter.tryAcquire(url.host) ?? (await deps.limiter.acquire(url.host, signalOf()));
       // Made on the first Set-Cookie: most fetches never need one.
       let jar: CookieJar | undefined;
       try {
@@ -481,12 +546,12 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
           decode,
         });
 
-        let res: Dispatcher.ResponseData | undefined;
+        let res: Upstream | undefined;
         let sentAt = 0;
         for (let attempt = 0; ; attempt++) {
           sentAt = performance.now();
           try {
-            res = await dispatcher.request({
+            const options: Dispatcher.DispatchOptions = {
               origin: url.origin,
               path: url.pathname + url.search,
               method,
@@ -494,12 +559,42 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
               body: body?.make() ?? null,
               headersTimeout: timeouts.headersMs,
               bodyTimeout: timeouts.readMs,
-              signal,
               idempotent: IDEMPOTENT.has(method),
-              ...(inline ? {} : { highWaterMark: STREAM_HIGH_WATER_MARK }),
-            });
+            };
+            if (inline) {
+              if (abortReason !== undefined) throw abortReason;
+              // Chunks that come with the headers are held until the engine decides (redirect,
+              // retry or keep); collect() applies the real cap.
+              exchange = new InlineExchange(
+                Math.max(wireCap, DUMP_LIMIT),
+                overCap('on the wire', wireCap),
+                options.body,
+              );
+              dispatcher.dispatch(options, exchange);
+              const ex = await exchange.response;
+              res = {
+                statusCode: ex.statusCode,
+                statusText: ex.statusText,
+                headers: ex.headers,
+                body: undefined,
+                inline: ex,
+              };
+            } else {
+              const r = await dispatcher.request({
+                ...options,
+                signal: signalOf(),
+                highWaterMark: STREAM_HIGH_WATER_MARK,
+              });
+              res = {
+                statusCode: r.statusCode,
+                statusText: r.statusText,
+                headers: r.headers,
+                body: r.body,
+                inline: undefined,
+              };
+            }
           } catch (err) {
-            const mapped = mapRequestError(err, signal);
+            const mapped = mapRequestError(err, abortReason);
             const mayRetry =
               retries < retry.total &&
               (NOT_SENT.has(mapped.code) ||
@@ -509,8 +604,11 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
             retries += 1;
             metrics?.retries.inc();
             log.debug({ code: mapped.code, attempt, url: url.origin }, 'retrying after an error');
-            await sleep(backoffMs(retry, attempt), undefined, { signal }).catch(() => {
-              throw mapRequestError(signal.reason, signal);
+            await sleep(backoffMs(retry, attempt), undefined, { signal: signalOf() }).catch(() => {
+              throw mapRequestError(
+                new Error('the wait before a retry was cut short'),
+                abortReason,
+              );
             });
             continue;
           }
@@ -529,11 +627,14 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
               waitMs <= limits.maxRetryWaitMs &&
               performance.now() - startedAt + waitMs < timeouts.totalMs
             ) {
-              await res.body.dump().catch(() => undefined);
+              await dumpBody(res);
               retries += 1;
               metrics?.retries.inc();
-              await sleep(waitMs, undefined, { signal }).catch(() => {
-                throw mapRequestError(signal.reason, signal);
+              await sleep(waitMs, undefined, { signal: signalOf() }).catch(() => {
+                throw mapRequestError(
+                  new Error('the wait before a retry was cut short'),
+                  abortReason,
+                );
               });
               continue;
             }
@@ -550,7 +651,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
 
         const location = locationOf(res.headers.location);
         if (req.allowRedirects && REDIRECTS.has(res.statusCode) && location !== undefined) {
-          await res.body.dump().catch(() => undefined);
+          await dumpBody(res);
           if (history.length >= maxRedirects) {
             throw fetcherError(
               'FETCH_TOO_MANY_REDIRECTS',
@@ -584,7 +685,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
           try {
             await deps.sessions.save(req.session, received);
           } catch (err) {
-            await res.body.dump().catch(() => undefined);
+            await dumpBody(res);
             throw isFetcherError(err)
               ? err
               : fetcherError(
@@ -604,7 +705,8 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
           Number.isFinite(contentLength) &&
           (contentLength > wireCap || (identity && contentLength > decodedCap))
         ) {
-          discard(res.body);
+          if (res.inline !== undefined) res.inline.drop();
+          else discard(res.body!);
           const cap = contentLength > wireCap ? wireCap : decodedCap;
           throw fetcherError(
             tooLargeCode,
@@ -628,37 +730,43 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
           const keep = req.response?.as !== 'none' && method !== 'HEAD';
           let bytes: Buffer;
           let sizes: BodySizes;
+          const ex = res.inline!;
           if (identity) {
-            const read = await readInline(res.body, caps, keep);
+            const cap = Math.min(wireCap, decodedCap);
+            let read: InlineBody | undefined;
+            try {
+              read =
+                ex.collectNow(keep, cap, overCap('', cap)) ??
+                (await ex.collect(keep, cap, overCap('', cap)));
+            } catch (err) {
+              throw mapBodyError(err);
+            }
             bytes = read.bytes;
             sizes = { wire: read.size, decoded: read.size };
           } else {
-            const decoded = decodeBody(res.body, encoding, decode, caps);
-            if (keep) {
-              bytes = await readAll(decoded.body);
-            } else {
-              decoded.body.resume();
-              bytes = EMPTY;
-            }
-            const err = await decoded.finished;
-            if (err !== undefined) throw err;
-            sizes = decoded.sizes();
+            const wire = await ex
+              .collect(true, wireCap, overCap('on the wire', wireCap))
+              .catch((err: unknown) => {
+                throw mapBodyError(err);
+              });
+            const decoded = await decodeInline(wire.bytes, encoding, caps);
+            bytes = keep ? decoded.bytes : EMPTY;
+            sizes = { wire: wire.size, decoded: decoded.bytes.length };
           }
           cleanup();
-          metrics?.bytes.inc({ kind: 'wire' }, sizes.wire);
-          metrics?.bytes.inc({ kind: 'decoded' }, sizes.decoded);
+          metrics?.bodyBytes(sizes.wire, sizes.decoded);
           return { ...meta, bytes, sizes };
         }
-        const decoded = decodeBody(res.body, encoding, decode, caps);
+        const decoded = decodeBody(res.body!, encoding, decode, caps);
         const releaseOnEnd = release;
         release = undefined;
         void decoded.finished.then((err) => {
           clearTimeout(deadline);
           opts.signal?.removeEventListener('abort', onCallerGone);
+          if (opts.cancel !== undefined) opts.cancel.cancel = undefined;
           releaseOnEnd();
           const sizes = decoded.sizes();
-          metrics?.bytes.inc({ kind: 'wire' }, sizes.wire);
-          metrics?.bytes.inc({ kind: 'decoded' }, sizes.decoded);
+          metrics?.bodyBytes(sizes.wire, sizes.decoded);
           if (err !== undefined)
             log.debug({ code: err.code, url: url.origin }, 'body ended with an error');
         });
@@ -672,7 +780,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
       }
     } catch (err) {
       cleanup();
-      throw mapRequestError(err, signal);
+      throw mapRequestError(err, abortReason);
     }
   }
 
@@ -707,14 +815,15 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     },
   ): string[] => {
     const out: string[] = [];
-    const has = new Set<string>();
+    // Most fetches name no header of their own: no set to fill then.
+    const has = o.userHeaders.length === 0 ? NO_NAMES : new Set<string>();
     for (const [k, v] of o.userHeaders) {
       const lower = k.toLowerCase();
       if (lower === 'authorization' || lower === 'cookie') continue;
       if (lower === 'host' && o.dropHost) continue;
       if (o.dropBodyHeaders && lower === 'content-type') continue;
       out.push(k, v);
-      has.add(lower);
+      (has as Set<string>).add(lower);
     }
     if (!has.has('user-agent')) out.push('user-agent', deps.userAgent);
     // A stream passes the body through as is: only ask for compression we will undo.
@@ -723,7 +832,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     if (!has.has('accept')) out.push('accept', '*/*');
     if (o.authHeader !== undefined) out.push('authorization', o.authHeader);
     let cookie = o.userCookieHeader;
-    if (cookie === undefined) {
+    if (cookie === undefined && (jar !== undefined || o.explicitCookies.length > 0)) {
       const explicitNames = new Set(o.explicitCookies.map(([k]) => k));
       const parts = (jar?.getCookiesSync(url.href) ?? [])
         .filter((c) => !explicitNames.has(c.key))
@@ -740,9 +849,8 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     return out;
   };
 
-  const fetch = async (req: FetchRequest, opts: OpenOptions): Promise<FetchResponse> => {
-    const startedAt = performance.now();
-    const res = await open(req, opts, true);
+  /** The reply envelope of an inline response. */
+  const replyOf = (req: FetchRequest, res: InlineResponse, startedAt: number): FetchResponse => {
     const as = req.response?.as ?? 'auto';
     return {
       ok: res.status < 400,
@@ -766,8 +874,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
   };
 
   const record = (via: Via, outcome: string, started: number): void => {
-    metrics?.fetches.inc({ via, outcome });
-    metrics?.duration.observe({ via }, (performance.now() - started) / 1000);
+    metrics?.fetched(via, outcome, (performance.now() - started) / 1000);
   };
   const outcomeOf = (err: unknown): string => (isFetcherError(err) ? err.code : 'INTERNAL');
 
@@ -775,7 +882,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     async fetch(req, opts) {
       const started = performance.now();
       try {
-        const out = await fetch(req, opts);
+        const out = replyOf(req, await open(req, opts, true), started);
         record(opts.via, 'ok', started);
         return out;
       } catch (err) {

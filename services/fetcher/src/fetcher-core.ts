@@ -55,6 +55,7 @@ export function createFetcherCore(opts: FetcherCoreOptions): FetcherCore {
     policy,
     resolve,
     defaultConnectTimeoutMs: c.FETCH_CONNECT_TIMEOUT,
+    attemptDelayMs: c.FETCH_HAPPY_EYEBALLS_DELAY,
     connections: c.FETCH_POOL_CONNECTIONS,
     keepAliveTimeoutMs: c.FETCH_KEEPALIVE_TIMEOUT,
     maxAgents: c.FETCH_MAX_AGENTS,

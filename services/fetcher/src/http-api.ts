@@ -11,9 +11,9 @@ import {
   type Lifecycle,
   type Logger,
 } from '@netlab/shared';
-import type { DownloadEvent, DownloadManager } from './download-manager';
+import { parseDownloadStart, type DownloadEvent, type DownloadManager } from './download-manager';
 import { fetcherError, isFetcherError } from './errors';
-import type { FetchEngine } from './fetch-engine';
+import type { CancelHook, FetchEngine } from './fetch-engine';
 import { parseFetchRequest } from './request-model';
 import { STREAM_HIGH_WATER_MARK } from './response-body';
 import type { SessionStore } from './session-store';
@@ -64,15 +64,24 @@ function sendJson(
   res: ServerResponse,
   status: number,
   value: unknown,
-  headers: Record<string, string> = {},
+  location?: string,
+  requestId?: string,
 ): void {
   const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    ...headers,
-  });
+  // A flat list of headers: writeHead takes it as is, without a setHeader per name.
+  const headers = [
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'cache-control',
+    'no-store',
+  ];
+  if (location !== undefined) headers.push('location', location);
+  // Given here rather than by setHeader before: writeHead takes a list as is only when no header
+  // was set before it.
+  if (requestId !== undefined) headers.push(REQUEST_ID_HEADER, requestId);
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -89,23 +98,26 @@ function problem(res: ServerResponse, err: unknown, instance: string, req?: Inco
 }
 
 /** Reads a JSON request body, refusing a wrong type or more than `max` bytes before buffering it. */
-async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-    throw fetcherError(
-      'FETCH_UNSUPPORTED_MEDIA_TYPE',
-      'Send the envelope as Content-Type: application/json.',
+    return Promise.reject(
+      fetcherError(
+        'FETCH_UNSUPPORTED_MEDIA_TYPE',
+        'Send the envelope as Content-Type: application/json.',
+      ),
     );
   }
-  const declared = Number(req.headers['content-length']);
   const tooLarge = (n: number) =>
     fetcherError(
       'FETCH_REQUEST_TOO_LARGE',
       `The envelope is ${n} bytes or more (FETCH_MAX_REQUEST_BYTES=${max}).`,
     );
-  if (Number.isFinite(declared) && declared > max) throw tooLarge(declared);
-  // Events rather than `for await`: the async iterator costs more than the parse of a small body.
-  const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) return Promise.reject(tooLarge(declared));
+  // Events and one promise rather than `for await`: the async iterator costs more than the parse
+  // of a small body.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -117,87 +129,87 @@ async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
       }
       chunks.push(chunk);
     });
-    req.once('end', resolve);
-    req.once('error', reject);
+    req.on('end', () => {
+      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(
+          fetcherError(
+            'FETCH_INVALID_REQUEST',
+            `The envelope is not JSON: ${(err as Error).message}`,
+          ),
+        );
+      }
+    });
+    req.on('error', reject);
   });
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch (err) {
-    throw fetcherError(
-      'FETCH_INVALID_REQUEST',
-      `The envelope is not JSON: ${(err as Error).message}`,
-    );
-  }
 }
 
-/** Aborts when the caller disconnects before the response is complete. */
-function callerSignal(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string, instance: string): void {
+function methodNotAllowed(res: ServerResponse, allow: string): never {
   res.setHeader('allow', allow);
-  problem(res, fetcherError('FETCH_METHOD_NOT_ALLOWED', `Use ${allow} here.`), instance);
+  throw fetcherError('FETCH_METHOD_NOT_ALLOWED', `Use ${allow} here.`);
 }
 
 export function createFetcherApp(deps: FetcherAppDeps): Server {
   const log = deps.logger.child({ component: 'http' });
-  // pino-http's per-request child logger is a tenth of a fetch's CPU: when no info line would be
-  // written anyway, keep only the request id and one line per failed request.
+  // A fetch is small enough that even the request logger's bookkeeping shows in its CPU profile:
+  // when no info line would be written anyway, keep only the request id and one line per failed
+  // request.
   const httpLogger = deps.logger.isLevelEnabled('info') ? createHttpLogger(deps.logger) : undefined;
-  const requestIdFor = (req: IncomingMessage, res: ServerResponse): string => {
+  /** The request id; echoed at once unless `later` (the reply sets it itself, or fail() does). */
+  const requestIdFor = (req: IncomingMessage, res: ServerResponse, later: boolean): string => {
     if (httpLogger !== undefined) {
       httpLogger(req, res);
       const id = (req as IncomingMessage & { id?: unknown }).id;
       return typeof id === 'string' ? id : '';
     }
     const id = requestIdOf(req.headers[REQUEST_ID_HEADER]);
-    res.setHeader(REQUEST_ID_HEADER, id);
-    const started = performance.now();
-    res.once('finish', () => {
-      if (res.statusCode < 400) return;
-      const line = {
-        reqId: id,
-        method: req.method,
-        url: req.url,
-        statusCode: res.statusCode,
-        responseTime: Math.round(performance.now() - started),
-      };
-      if (res.statusCode >= 500) log.error(line, 'request completed');
-      else log.warn(line, 'request completed');
-    });
+    if (!later) res.setHeader(REQUEST_ID_HEADER, id);
     return id;
+  };
+  /** A problem response, and without the request logger, its log line (the only one for the request). */
+  const fail = (
+    res: ServerResponse,
+    err: unknown,
+    instance: string,
+    req: IncomingMessage,
+    requestId: string,
+  ): void => {
+    if (!res.headersSent && !res.hasHeader(REQUEST_ID_HEADER))
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+    problem(res, err, instance, req);
+    if (httpLogger !== undefined || res.statusCode < 400) return;
+    const line = {
+      reqId: res.getHeader(REQUEST_ID_HEADER),
+      method: req.method,
+      url: req.url,
+      statusCode: res.statusCode,
+      code: toProblem(err).code,
+    };
+    if (res.statusCode >= 500) log.error(line, 'request failed');
+    else log.warn(line, 'request failed');
   };
 
   const handleFetch = async (
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    cancel: CancelHook,
   ): Promise<void> => {
     const envelope = parseFetchRequest(await readJson(req, deps.maxRequestBytes));
-    const out = await deps.engine.fetch(envelope, {
-      via: 'http',
-      signal: callerSignal(res),
-      requestId,
-    });
-    sendJson(res, 200, out);
+    const out = await deps.engine.fetch(envelope, { via: 'http', cancel, requestId });
+    sendJson(res, 200, out, undefined, httpLogger === undefined ? requestId : undefined);
   };
 
   const handleStream = async (
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    cancel: CancelHook,
   ): Promise<void> => {
     const envelope = parseFetchRequest(await readJson(req, deps.maxRequestBytes));
-    const up = await deps.engine.open(envelope, {
-      via: 'stream',
-      signal: callerSignal(res),
-      requestId,
-    });
+    const up = await deps.engine.open(envelope, { via: 'stream', cancel, requestId });
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(up.headers)) {
       if (HOP_BY_HOP.has(name)) continue;
@@ -228,34 +240,9 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
     res: ServerResponse,
     requestId: string,
   ): Promise<void> => {
-    const raw = await readJson(req, deps.maxRequestBytes);
-    const { download, ...rest } = (raw ?? {}) as {
-      download?: { filename?: unknown; sha256?: unknown };
-    };
-    if (download !== undefined && (typeof download !== 'object' || download === null)) {
-      throw fetcherError(
-        'FETCH_INVALID_REQUEST',
-        'download must be an object: {"filename": "...", "sha256": true}.',
-      );
-    }
-    const filename = download?.filename;
-    const sha256 = download?.sha256;
-    if (
-      (filename !== undefined && typeof filename !== 'string') ||
-      (sha256 !== undefined && typeof sha256 !== 'boolean')
-    ) {
-      throw fetcherError(
-        'FETCH_INVALID_REQUEST',
-        'download.filename is a string and download.sha256 a boolean.',
-      );
-    }
-    const envelope = parseFetchRequest(rest);
-    const record = deps.downloads.start(envelope, {
-      ...(filename === undefined ? {} : { filename }),
-      ...(sha256 === undefined ? {} : { sha256 }),
-      requestId,
-    });
-    sendJson(res, 202, record, { location: `/downloads/${record.id}` });
+    const { envelope, options } = parseDownloadStart(await readJson(req, deps.maxRequestBytes));
+    const record = deps.downloads.start(envelope, { ...options, requestId });
+    sendJson(res, 202, record, `/downloads/${record.id}`);
   };
 
   const handleEvents = (req: IncomingMessage, res: ServerResponse, id: string): void => {
@@ -291,27 +278,28 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    cancel: CancelHook,
+    path: string,
   ): Promise<void> => {
-    const path = (req.url ?? '/').split('?', 1)[0]!;
     const method = req.method ?? 'GET';
     if (path === '/fetch') {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST', path);
-      return handleFetch(req, res, requestId);
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      return handleFetch(req, res, requestId, cancel);
     }
     if (path === '/fetch/stream') {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST', path);
-      return handleStream(req, res, requestId);
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      return handleStream(req, res, requestId, cancel);
     }
     if (path === '/downloads') {
       if (method === 'POST') return handleDownloadStart(req, res, requestId);
       if (method === 'GET') return sendJson(res, 200, { downloads: deps.downloads.list() });
-      return methodNotAllowed(res, 'GET, POST', path);
+      return methodNotAllowed(res, 'GET, POST');
     }
     const download = /^\/downloads\/([0-9a-f-]{36})(\/events)?$/.exec(path);
     if (download !== null) {
       const id = download[1]!;
       if (download[2] !== undefined) {
-        if (method !== 'GET') return methodNotAllowed(res, 'GET', path);
+        if (method !== 'GET') return methodNotAllowed(res, 'GET');
         return handleEvents(req, res, id);
       }
       if (method === 'GET') {
@@ -327,7 +315,7 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
         }
         return sendJson(res, 200, deps.downloads.get(id));
       }
-      return methodNotAllowed(res, 'GET, DELETE', path);
+      return methodNotAllowed(res, 'GET, DELETE');
     }
     const session = /^\/sessions\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (session !== null) {
@@ -343,16 +331,21 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
         res.writeHead(204).end();
         return;
       }
-      return methodNotAllowed(res, 'GET, DELETE', path);
+      return methodNotAllowed(res, 'GET, DELETE');
     }
     throw netlabError('NOT_FOUND', `No route for ${method} ${path}.`);
   };
 
   // Larger socket buffers than the 16 KiB default: streamed bodies move in 64 KiB reads.
   return createServer({ highWaterMark: STREAM_HIGH_WATER_MARK }, (req, res) => {
-    if (deps.health.handle(req, res)) return;
-    const requestId = requestIdFor(req, res);
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (deps.health.handle(req, res, path)) return;
+    // POST /fetch, the hot path, gives its id with the reply's headers.
+    const requestId = requestIdFor(req, res, path === '/fetch');
     if (deps.lifecycle?.isShuttingDown() === true) {
+      res.setHeader(REQUEST_ID_HEADER, requestId);
       res.setHeader('connection', 'close');
       problem(
         res,
@@ -362,11 +355,20 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
       return;
     }
     const done = deps.lifecycle?.beginWork();
-    res.once('close', () => done?.());
-    route(req, res, requestId).catch((err: unknown) => {
+    // One listener per request: the work is over, and a caller gone early aborts its fetch.
+    const cancel: CancelHook = { cancel: undefined };
+    res.once('close', () => {
+      done?.();
+      if (!res.writableFinished) cancel.cancel?.();
+    });
+    const work =
+      path === '/fetch' && req.method === 'POST'
+        ? handleFetch(req, res, requestId, cancel)
+        : route(req, res, requestId, cancel, path);
+    work.catch((err: unknown) => {
       if (!isFetcherError(err) && toProblem(err).code === 'INTERNAL')
         log.error({ err }, 'unexpected error');
-      problem(res, err, (req.url ?? '/').split('?', 1)[0]!, req);
+      fail(res, err, path, req, requestId);
     });
   });
 }

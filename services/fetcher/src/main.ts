@@ -16,6 +16,7 @@ import { configSchema, type FetcherConfig } from './config';
 import { createDownloadManager } from './download-manager';
 import { createFetcherCore, FETCHER_VERSION } from './fetcher-core';
 import { createFetcherApp } from './http-api';
+import { addDownloadEndpoints, type DownloadEndpoints } from './nats-downloads';
 import { addFetchEndpoint, type FetchEndpoint } from './nats-endpoint';
 import {
   createDeferredSessionStore,
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
       : deferred;
   let nats: NatsClient | undefined;
   let downloadsActive = (): number => 0;
+  let downloadEndpoints: DownloadEndpoints | undefined;
   const core = createFetcherCore({
     config,
     logger,
@@ -87,6 +89,10 @@ async function main(): Promise<void> {
         instance: runtime.instance,
         ...event,
       }),
+    onRecord: (id, present) => {
+      if (present) downloadEndpoints?.track(id);
+      else downloadEndpoints?.forget(id);
+    },
   });
   downloadsActive = () => downloads.active();
 
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
   lifecycle.onShutdown('http', () => closeHttpServer(server, config.SHUTDOWN_GRACE));
   lifecycle.onShutdown('nats-fetches', () => {
     stopped = true;
+    downloadEndpoints?.drain();
     return endpoint?.drain();
   });
   lifecycle.onShutdown('downloads', () => downloads.close());
@@ -128,6 +135,12 @@ async function main(): Promise<void> {
       engine: core.engine,
       logger,
       maxBodyBytes: config.FETCH_NATS_MAX_BODY,
+    });
+    downloadEndpoints = addDownloadEndpoints({
+      service: joined.service,
+      nc: joined.nats.nc,
+      downloads,
+      logger,
     });
     await attachSessions(
       joined.nats,

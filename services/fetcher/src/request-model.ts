@@ -197,8 +197,25 @@ export type FetchRequestInput = z.input<typeof fetchRequestSchema>;
 export type FetchRequest = z.output<typeof fetchRequestSchema>;
 export type FileSpec = z.output<typeof fileSpec> & { field?: string };
 
+/**
+ * `{"url": "…"}` alone, the commonest envelope, without a trip through zod: the same output as
+ * the schema gives it (test/request-model.test.ts holds the two together), or undefined.
+ */
+function plainGet(input: unknown): FetchRequest | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  let keys = 0;
+  for (const key in input) {
+    if (key !== 'url' || ++keys > 1) return undefined;
+  }
+  const url = (input as { url?: unknown }).url;
+  if (typeof url !== 'string' || url.length === 0 || url.length > 16_384) return undefined;
+  return { method: 'GET', url, allowRedirects: true };
+}
+
 /** Validates an envelope; every problem is listed in one FETCH_INVALID_REQUEST. */
 export function parseFetchRequest(input: unknown): FetchRequest {
+  const plain = plainGet(input);
+  if (plain !== undefined) return plain;
   const result = fetchRequestSchema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map(

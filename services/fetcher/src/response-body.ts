@@ -1,4 +1,6 @@
+import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { promisify, TextDecoder } from 'node:util';
 import * as zlib from 'node:zlib';
 import { fetcherError, isFetcherError, type FetcherError } from './errors';
 import type { BodyOut } from './request-model';
@@ -8,6 +10,8 @@ import type { BodyOut } from './request-model';
  * (gzip, deflate, br, zstd) and the decoded bytes counted and capped, so a gzip bomb ends at the
  * cap and nothing is buffered beyond the streams' own high-water marks.
  */
+
+const BUFFER_MAX = bufferConstants.MAX_LENGTH;
 
 /** Buffering per stage of a streamed body; bounded, and so is memory per stream. */
 export const STREAM_HIGH_WATER_MARK = 256 * 1024;
@@ -186,45 +190,63 @@ export function decodeBody(
   };
 }
 
-/**
- * Reads an identity body into memory under the cap, straight from the socket's chunks: the inline
- * envelope's fast path (no stream pipeline per fetch). `keep: false` counts and drops the bytes.
- */
-export function readInline(
-  body: Readable,
-  caps: BodyCaps,
-  keep: boolean,
-): Promise<{ bytes: Buffer; size: number }> {
-  const cap = Math.min(caps.wire, caps.decoded);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > cap) {
-        body.destroy(
-          fetcherError(
-            caps.tooLargeCode,
-            `The body passed ${cap} bytes (${caps.capName}); ${size} bytes read so far.`,
-          ),
-        );
-        return;
-      }
-      if (keep) chunks.push(chunk);
-    });
-    body.once('end', () => {
-      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, keep ? size : 0);
-      resolve({ bytes, size });
-    });
-    body.once('error', (err) => reject(mapBodyError(err)));
-  });
-}
+const inflaters: Record<string, (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gunzip),
+  inflate: promisify(zlib.inflate),
+  inflateRaw: promisify(zlib.inflateRaw),
+  br: promisify(zlib.brotliDecompress),
+  zstd: promisify(zlib.zstdDecompress) as (buf: Buffer, o: zlib.ZlibOptions) => Promise<Buffer>,
+};
 
-/** Reads a (capped) body into memory: only for the inline envelope, which is capped small. */
-export async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+/**
+ * Undoes the Content-Encoding of an inline body already in memory (at most the inline cap), in
+ * libuv's thread pool, the output capped at `caps.decoded` (a gzip bomb stops there). Identity
+ * and unknown codings come back as they are, `decoded: false`, as {@link decodeBody} does.
+ */
+export async function decodeInline(
+  bytes: Buffer,
+  contentEncoding: string | undefined,
+  caps: BodyCaps,
+): Promise<{ bytes: Buffer; decoded: boolean }> {
+  const coding = (contentEncoding ?? '').trim().toLowerCase();
+  let inflate: ((buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>) | undefined;
+  switch (coding) {
+    case 'gzip':
+    case 'x-gzip':
+      inflate = inflaters.gzip;
+      break;
+    case 'deflate': {
+      // As createDeflateDecoder: zlib-wrapped when the header says so, else raw deflate.
+      const wrapped =
+        bytes.length >= 2 && (bytes[0]! & 0x0f) === 8 && ((bytes[0]! << 8) | bytes[1]!) % 31 === 0;
+      inflate = wrapped ? inflaters.inflate : inflaters.inflateRaw;
+      break;
+    }
+    case 'br':
+      inflate = inflaters.br;
+      break;
+    case 'zstd':
+      inflate = inflaters.zstd;
+      break;
+    default:
+      return { bytes, decoded: false };
+  }
+  if (bytes.length === 0) return { bytes, decoded: true };
+  try {
+    const out = await inflate!(bytes, {
+      finishFlush: coding === 'br' || coding === 'zstd' ? undefined : zlib.constants.Z_SYNC_FLUSH,
+      maxOutputLength: Math.max(1, Math.min(caps.decoded, BUFFER_MAX)),
+    });
+    return { bytes: out, decoded: true };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw fetcherError(
+        caps.tooLargeCode,
+        `The body passed ${caps.decoded} bytes decoded (${caps.capName}).`,
+      );
+    }
+    throw mapBodyError(err);
+  }
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$|^text\/json$/;
@@ -246,18 +268,39 @@ function mediaType(contentType: string | undefined): { type: string; charset: st
 
 function decodeText(bytes: Buffer, charset: string | undefined): { text: string; charset: string } {
   if (charset !== undefined) {
-    try {
-      return { text: new TextDecoder(charset).decode(bytes), charset };
-    } catch {
-      // An unknown label: fall through to the guess, as browsers do.
-    }
+    const decoder = decoderOf(charset);
+    // An unknown label falls through to the guess, as browsers do.
+    if (decoder !== undefined) return { text: decoder.decode(bytes), charset };
   }
-  try {
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), charset: 'utf-8' };
-  } catch {
-    return { text: new TextDecoder('windows-1252').decode(bytes), charset: 'windows-1252' };
-  }
+  return isUtf8(bytes)
+    ? { text: utf8Text(bytes), charset: 'utf-8' }
+    : { text: WINDOWS_1252.decode(bytes), charset: 'windows-1252' };
 }
+
+/** UTF-8 without its byte order mark, as TextDecoder gives it. */
+function utf8Text(bytes: Buffer): string {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    ? bytes.toString('utf8', 3)
+    : bytes.toString('utf8');
+}
+
+// One decoder per label: only valid labels are kept, so the map stays as small as the
+// Encoding Standard's list of labels.
+const decoders = new Map<string, TextDecoder>();
+function decoderOf(label: string): TextDecoder | undefined {
+  let d = decoders.get(label);
+  if (d === undefined) {
+    try {
+      d = new TextDecoder(label);
+    } catch {
+      return undefined;
+    }
+    decoders.set(label, d);
+  }
+  return d;
+}
+
+const WINDOWS_1252 = new TextDecoder('windows-1252');
 
 /** The envelope's body: JSON for JSON, text for text, base64 for the rest (or as asked). */
 export function bodyOut(
@@ -294,16 +337,8 @@ export function bodyOut(
       if (TEXT_TYPE.test(type) || useCharset !== undefined) {
         return { as: 'text', ...decodeText(bytes, useCharset) };
       }
-      if (type === '' && !bytes.includes(0)) {
-        try {
-          return {
-            as: 'text',
-            text: new TextDecoder('utf-8', { fatal: true }).decode(bytes),
-            charset: 'utf-8',
-          };
-        } catch {
-          // not text
-        }
+      if (type === '' && !bytes.includes(0) && isUtf8(bytes)) {
+        return { as: 'text', text: utf8Text(bytes), charset: 'utf-8' };
       }
       return { as: 'base64', base64: bytes.toString('base64') };
     }

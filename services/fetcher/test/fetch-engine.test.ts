@@ -194,6 +194,18 @@ describe('requests features', () => {
     },
   );
 
+  it('answers FETCH_DECODE_ERROR for a body that is not what its Content-Encoding says', async () => {
+    const liar = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.end('plain text, not gzip');
+    });
+    try {
+      await expect(fetch({ url: liar.url })).rejects.toMatchObject({ code: 'FETCH_DECODE_ERROR' });
+    } finally {
+      await liar.close();
+    }
+  });
+
   it('uploads a 100 MiB file streamed from FETCH_FILES_DIR', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'netlab-fetcher-files-'));
     const files = makeCore({ FETCH_ALLOW: '127.0.0.1', FETCH_FILES_DIR: dir });

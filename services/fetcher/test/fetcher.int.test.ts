@@ -11,6 +11,7 @@ import {
 } from '@netlab/shared/testing';
 import { request } from 'undici';
 import { SESSION_BUCKET } from '../src/config';
+import { downloadSubjects } from '../src/nats-downloads';
 import { startUpstream, type Upstream } from './fixtures/fetcher';
 import { CLI, MAIN, startFetcher, type FetcherProcess } from './fixtures/fetcher-process';
 import { createRoutes, type Routes } from './fixtures/routes';
@@ -186,16 +187,145 @@ describe('download events', () => {
   });
 });
 
+describe('downloads over NATS', () => {
+  interface Record {
+    id: string;
+    state: string;
+    bytes: number;
+    path?: string;
+    sha256?: string;
+    error?: { code: string };
+  }
+  interface Event {
+    kind: string;
+    instance: string;
+    download: Record;
+  }
+
+  it('starts a download on netlab.fetcher.download, tracks it on its own subjects and reports it as events', async () => {
+    const events: Event[] = [];
+    const sub = client.nc.subscribe(subjects.event('fetcher', 'download'), {
+      callback: (_err, m) => void events.push(m.json<Event>()),
+    });
+    const n = 2 * 1024 * 1024;
+    const msg = await client.request(
+      downloadSubjects.start,
+      JSON.stringify({ url: `${up.url}/bytes?n=${n}`, download: { filename: 'nats.bin' } }),
+      { timeoutMs: 5000, requestId: 'dl-1' },
+    );
+    const started = msg.json<Record>();
+    expect(started).toMatchObject({ state: 'running', bytes: 0 });
+    const done = await waitFor('the done event', () =>
+      events.find((e) => e.download.id === started.id && e.kind === 'done'),
+    );
+    // The instance that took the start holds the download and answers for it.
+    const got = (
+      await client.request(downloadSubjects.get(started.id), '', { timeoutMs: 5000 })
+    ).json<Record>();
+    expect(got).toMatchObject({ id: started.id, state: 'done', bytes: n });
+    expect(got.path).toMatch(/nats\.bin$/);
+    expect(got.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(['fetcher-a', 'fetcher-b']).toContain(done.instance);
+    // The same record over HTTP, from that instance.
+    const owner = done.instance === 'fetcher-a' ? a : b;
+    const http = (await (
+      await request(`${owner.url}/downloads/${started.id}`)
+    ).body.json()) as Record;
+    expect(http).toMatchObject({ id: started.id, state: 'done', bytes: n });
+    sub.unsubscribe();
+  });
+
+  it('cancels a running download on netlab.fetcher.downloads.<id>.cancel', async () => {
+    const msg = await client.request(
+      downloadSubjects.start,
+      JSON.stringify({ url: `${up.url}/drip?every=20` }),
+      { timeoutMs: 5000 },
+    );
+    const { id } = msg.json<Record>();
+    await client.request(downloadSubjects.cancel(id), '', { timeoutMs: 5000 });
+    const cancelled = await waitFor('the download to be cancelled', async () => {
+      const r = (
+        await client.request(downloadSubjects.get(id), '', { timeoutMs: 5000 })
+      ).json<Record>();
+      return r.state === 'cancelled' ? r : undefined;
+    });
+    expect(cancelled.error?.code).toBe('FETCH_DOWNLOAD_CANCELLED');
+  });
+
+  it('refuses an invalid download request, and an id no instance holds has no responders', async () => {
+    const bad = await client.request(
+      downloadSubjects.start,
+      JSON.stringify({ url: `${up.url}/bytes`, download: { sha256: 'yes' } }),
+      { timeoutMs: 5000 },
+    );
+    expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('400');
+    expect(bad.json<{ error: { code: string } }>().error.code).toBe('FETCH_INVALID_REQUEST');
+    await expect(
+      client.request(downloadSubjects.get('00000000-0000-4000-8000-000000000000'), '', {
+        timeoutMs: 5000,
+      }),
+    ).rejects.toMatchObject({ code: 'NATS_NO_RESPONDERS' });
+  });
+
+  it('lists the download endpoint in the micro service info', async () => {
+    const inbox = `_INBOX.info.${process.pid}.${Date.now()}`;
+    const replies = client.nc.subscribe(inbox, { timeout: 2000 });
+    client.nc.publish('$SRV.INFO.fetcher', '', { reply: inbox });
+    for await (const m of replies) {
+      const info = m.json<{ endpoints: { name: string; subject: string }[] }>();
+      expect(info.endpoints).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ name: 'download', subject: downloadSubjects.start }),
+        ]),
+      );
+      break;
+    }
+  });
+});
+
 describe('the netlab-fetch binary', () => {
-  it('asks over NATS with --nats and prints the body', async () => {
-    const child = spawn(process.execPath, [CLI, `${up.url}/echo`, 'q==nats', '--nats', nats.url], {
+  const runCli = async (natsUrl: string, env: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, [CLI, `${up.url}/echo`, 'q==nats', '--nats', natsUrl], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, out };
+  };
+
+  it('asks over NATS with --nats and prints the body', async () => {
+    const { code, out } = await runCli(nats.url);
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ url: '/echo?q=nats' });
+  });
+
+  it('logs in with NATS_USER and NATS_PASSWORD on a server with users, as the lab runs it', async () => {
+    const secured = await startNatsServer({ secured: true });
+    const login = (user: 'fetcher' | 'admin') => {
+      const c = secured.credentials(user);
+      return { NATS_USER: c.user, NATS_PASSWORD: c.password };
+    };
+    const f = await startFetcher({
+      NATS_URL: secured.url,
+      ...login('fetcher'),
+      FETCH_ALLOW: '127.0.0.1',
+      FETCH_DOWNLOADS_DIR: downloadsDir,
+    });
+    try {
+      await waitFor('the fetcher to register', () =>
+        f.lines.some((l) => l.msg === 'registered on NATS'),
+      );
+      const ok = await runCli(secured.url, login('admin'));
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.out)).toMatchObject({ url: '/echo?q=nats' });
+      // Without credentials the server refuses the connection: a failure, not a hang.
+      expect((await runCli(secured.url)).code).not.toBe(0);
+    } finally {
+      await f.stop();
+      await secured.dispose();
+    }
   });
 });
 

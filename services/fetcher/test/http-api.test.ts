@@ -51,6 +51,23 @@ describe('POST /fetch', () => {
     });
   });
 
+  it('echoes x-request-id on replies and on problems, and makes one up when none is sent', async () => {
+    const ok = await post('/fetch', { url: `${up.url}/echo` }, app, { 'x-request-id': 'trace-1' });
+    expect([ok.statusCode, ok.headers['x-request-id']]).toEqual([200, 'trace-1']);
+    await ok.body.dump();
+    const denied = await post('/fetch', { url: 'http://10.0.0.1/' }, app, {
+      'x-request-id': 'trace-2',
+    });
+    expect([denied.statusCode, denied.headers['x-request-id']]).toEqual([403, 'trace-2']);
+    await denied.body.dump();
+    const made = await post('/fetch', { url: `${up.url}/echo` });
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    await made.body.dump();
+    const other = await request(`${app.url}/downloads`, { headers: { 'x-request-id': 'trace-3' } });
+    expect(other.headers['x-request-id']).toBe('trace-3');
+    await other.body.dump();
+  });
+
   it('lists every problem of an invalid envelope in one 400', async () => {
     const res = await post('/fetch', { url: 'http://x/', method: 'bad method', timeout: 'soon' });
     expect(res.statusCode).toBe(400);
@@ -181,6 +198,32 @@ describe('POST /fetch/stream', () => {
       await dripping.close();
     }
   });
+
+  it('cancels an inline fetch when its caller goes away before the reply', async () => {
+    let seen = false;
+    let closed = false;
+    const silent = await startUpstream((req) => {
+      // Headers never come: only the caller leaving can end this fetch before its deadline.
+      seen = true;
+      req.socket.once('close', () => (closed = true));
+    });
+    try {
+      const controller = new AbortController();
+      const pending = request(`${app.url}/fetch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: silent.url }),
+        signal: controller.signal,
+      }).catch((err: unknown) => err);
+      await waitFor('the upstream to get the request', () => seen);
+      controller.abort();
+      await pending;
+      await waitFor('the upstream connection to close', () => closed);
+      await waitFor('the slot to be released', () => app.core.limiter.stats().running === 0);
+    } finally {
+      await silent.close();
+    }
+  });
 });
 
 describe('downloads', () => {
@@ -303,6 +346,24 @@ describe('sessions and health', () => {
     expect(text).toMatch(
       /fetcher_fetches_total\{via="http",outcome="FETCH_DESTINATION_DENIED"\} [1-9]/,
     );
+    expect(text).toMatch(/fetcher_body_bytes_total\{kind="wire"\} [1-9]/);
+    // The duration histogram: cumulative buckets, +Inf equal to the count.
+    expect(text).toContain('# TYPE fetcher_fetch_duration_seconds histogram');
+    const sample = (prefix: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((line) => line.startsWith(`${prefix} `))
+          ?.split(' ')[1],
+      );
+    const bucket = (le: string) =>
+      sample(`fetcher_fetch_duration_seconds_bucket{via="http",le="${le}"}`);
+    const count = sample('fetcher_fetch_duration_seconds_count{via="http"}');
+    expect(count).toBeGreaterThan(0);
+    expect(bucket('+Inf')).toBe(count);
+    expect(bucket('0.005')).toBeLessThanOrEqual(bucket('60'));
+    expect(bucket('60')).toBeLessThanOrEqual(count);
+    expect(text).toMatch(/fetcher_fetch_duration_seconds_sum\{via="http"\} [0-9.e-]+/);
     const health = await request(`${app.url}/healthz`);
     expect(health.statusCode).toBe(200);
     await health.body.dump();

@@ -1,4 +1,4 @@
-import { parseFetchRequest } from '../src/request-model';
+import { fetchRequestSchema, parseFetchRequest } from '../src/request-model';
 
 describe('parseFetchRequest', () => {
   it('fills defaults: GET, redirects followed', () => {
@@ -6,6 +6,21 @@ describe('parseFetchRequest', () => {
       method: 'GET',
       allowRedirects: true,
     });
+  });
+
+  it('gives the schema\'s own output on the fast path for a bare {"url"}', () => {
+    for (const url of ['http://x/', 'https://example.org/a?b=1', 'x'.repeat(16_384)]) {
+      expect(parseFetchRequest({ url })).toStrictEqual(fetchRequestSchema.parse({ url }));
+    }
+    for (const url of ['', 'x'.repeat(16_385), 3]) {
+      expect(() => parseFetchRequest({ url })).toThrow(
+        expect.objectContaining({ code: 'FETCH_INVALID_REQUEST' }) as Error,
+      );
+    }
+    // Any other key, even one JSON.parse makes an own property, goes through the strict schema.
+    expect(() => parseFetchRequest(JSON.parse('{"url": "http://x/", "__proto__": {}}'))).toThrow(
+      expect.objectContaining({ code: 'FETCH_INVALID_REQUEST' }) as Error,
+    );
   });
 
   it('takes requests-style auth tuples and upper-cases the method', () => {

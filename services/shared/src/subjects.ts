@@ -5,6 +5,8 @@
  * $SRV.PING|INFO|STATS[.<name>[.<id>]]   micro service API (@nats-io/services): discovery
  * netlab.<service>.<verb>                 requests to a service (queue groups share the work)
  *   netlab.fetcher.fetch                  fetch one URL (envelope in, envelope out; queue group fetcher)
+ *   netlab.fetcher.download               start a download (queue group fetcher)
+ *   netlab.fetcher.downloads.<id>.get|cancel  one download, answered by the instance holding it
  *   netlab.tcp-echo.stats                 connection and byte counters of one tcp-echo instance
  * netlab.events.<service>.<kind>          events, captured by the JetStream stream NETLAB_EVENTS
  *   netlab.events.<service>.up|down       an instance registered or left
@@ -32,6 +34,9 @@ export const subjects = {
   /** Every event, for the stream and for tails. */
   allEvents: 'netlab.events.>',
   fetcherFetch: 'netlab.fetcher.fetch',
+  fetcherDownload: 'netlab.fetcher.download',
+  fetcherDownloadGet: (id: string) => `netlab.fetcher.downloads.${id}.get`,
+  fetcherDownloadCancel: (id: string) => `netlab.fetcher.downloads.${id}.cancel`,
   dynamicQuotes: 'netlab.events.dynamic.quotes',
   tcpEchoStats: 'netlab.tcp-echo.stats',
 } as const;
