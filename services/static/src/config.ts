@@ -69,7 +69,7 @@ export function staticConfigSchema(cwd: string) {
         .refine((n) => n >= 4096 && n <= 16 * 1024 * 1024, {
           message: 'expected a size from 4KiB to 16MiB',
         })
-        .default(64 * 1024),
+        .default(256 * 1024),
       STATIC_SEND_TIMEOUT: env.duration().default(60_000),
       STATIC_ACCESS_LOG: env.boolean().default(true),
     })

@@ -26,7 +26,7 @@ describe('static configuration', () => {
       cacheMaxBytes: 64 * 1024 * 1024,
       cacheMaxFileBytes: 256 * 1024,
       cacheRevalidateMs: 1000,
-      chunkBytes: 64 * 1024,
+      chunkBytes: 256 * 1024,
       sendTimeoutMs: 60_000,
       accessLog: true,
       listingMaxEntries: 10_000,
