@@ -43,17 +43,17 @@ async function exitsWithin(proc: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /**
- * Stops a child gracefully: `askToStop` (a drain message, else SIGTERM), up to `graceMs` for it to
+ * Stops a child gracefully: `askToStop` (a drain message, else `signal`, SIGTERM by default), up to `graceMs` for it to
  * exit, then SIGKILL to its group. Resolves with how it ended.
  */
 export async function stopProcess(
   proc: ChildProcess,
-  opts: { graceMs: number; askToStop?: () => Promise<boolean> },
+  opts: { graceMs: number; askToStop?: () => Promise<boolean>; signal?: NodeJS.Signals },
 ): Promise<'exited' | 'killed'> {
   if (hasExited(proc) || proc.pid === undefined) return 'exited';
   const pid = proc.pid;
   const asked = (await opts.askToStop?.().catch(() => false)) ?? false;
-  if (!asked && !hasExited(proc)) signalGroup(pid, 'SIGTERM');
+  if (!asked && !hasExited(proc)) signalGroup(pid, opts.signal ?? 'SIGTERM');
   if (await exitsWithin(proc, opts.graceMs)) return 'exited';
   signalGroup(pid, 'SIGKILL');
   // SIGKILL cannot be ignored; the bound only guards against a zombie we are not reaping.

@@ -530,7 +530,8 @@ export function createSupervisor(deps: SupervisorDeps): Supervisor {
       return;
     }
     nats.state = 'stopping';
-    await stopProcess(proc, { graceMs: config.stopGraceMs });
+    // nats-server shuts down the same way on both, but exits 1 on SIGTERM and 0 on SIGINT.
+    await stopProcess(proc, { graceMs: config.stopGraceMs, signal: 'SIGINT' });
     nats.state = 'stopped';
   };
 

@@ -233,6 +233,8 @@ describe('netlab up (supervisor and CLI over the control socket)', () => {
     expect(result.stdout).toContain('lab stopped');
     expect(await lab.exited).toBe(0);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    // Asked the way nats-server calls a clean stop (SIGINT: exit 0; SIGTERM would be exit 1).
+    expect(lab.output()).toMatch(/nats-server exited[^\n]*\bcode\W+0\b/);
     expect(existsSync(join(lab.dir, 'netlab.sock'))).toBe(false);
     const after = await cli(['status'], lab.env);
     expect(after.code).toBe(1);
