@@ -335,7 +335,12 @@
             x: { time: true },
             y: { range: opts.range || ((_u, min, max) => [0, Math.max(1, max)]) },
           },
-          axes: [{}, { label: opts.unit, size: 56 }],
+          axes: [
+            // One line per tick, wall-clock time only: uPlot's default second line (the date)
+            // overlaps the next tick's label on a laptop-wide chart.
+            { space: 64, values: (_u, splits) => splits.map((t) => clock(t * 1000)) },
+            { label: opts.unit, size: 56 },
+          ],
           legend: { live: true },
           series: [
             {},
