@@ -147,6 +147,8 @@ const schema = z
     REQUEST_TIMEOUT: env.duration().default(300_000),
     CLIENT_IDLE_TIMEOUT: env.duration().default(60_000),
     KEEPALIVE_TIMEOUT: env.duration().default(5000),
+    STREAM_DRAIN_TIMEOUT: env.duration().default(1000),
+    STARTUP_WAIT: env.duration().default(3000),
     MAX_CONNECTIONS: env.integer(1, 1_000_000).default(10_000),
     TCP_MAX_CONNECTIONS: env.integer(1, 1_000_000).default(10_000),
     TCP_CONNECT_TIMEOUT: env.duration().default(5000),
@@ -234,6 +236,10 @@ export interface GatewaySettings {
   requestTimeoutMs: number;
   clientIdleTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** After SIGTERM: event streams, WebSocket tunnels and TCP connections are closed after this. */
+  streamDrainTimeoutMs: number;
+  /** At start: how long requests wait for a service's first healthy instance (and readiness for discovery). */
+  startupWaitMs: number;
   maxConnections: number;
   tcpService: string;
   tcpMaxConnections: number;
@@ -272,6 +278,8 @@ export function gatewaySettings(e: GatewayEnv): GatewaySettings {
     requestTimeoutMs: e.REQUEST_TIMEOUT,
     clientIdleTimeoutMs: e.CLIENT_IDLE_TIMEOUT,
     keepAliveTimeoutMs: e.KEEPALIVE_TIMEOUT,
+    streamDrainTimeoutMs: e.STREAM_DRAIN_TIMEOUT,
+    startupWaitMs: e.STARTUP_WAIT,
     maxConnections: e.MAX_CONNECTIONS,
     tcpService: e.TCP_SERVICE,
     tcpMaxConnections: e.TCP_MAX_CONNECTIONS,

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@netlab/shared';
+import { loggerAccessSink, type AccessSink } from './access-log';
 import { BodyReader, CLIENT_BODY_ABORTED } from './body-reader';
+import { exemptFromIdleSweep } from './client-idle-sweep';
 import type { GatewaySettings } from './config';
 import { gatewayError, GatewayError, type GatewayErrorCode } from './errors';
 import type { GatewayMetrics, RejectReason, RouteSeries } from './metrics';
@@ -21,6 +23,7 @@ import {
 import { upstreamPath, type Route, type Router } from './routes';
 import type { FailureKind, Instance, UpstreamRegistry } from './upstream-registry';
 import type { TrafficRecorder } from './dashboard/dashboard';
+import type { StartupGate } from './startup-gate';
 import type { RequestControl, ResponseHandler, UpstreamRequest } from './upstream-pool';
 
 /** Holds the live route table; KV updates swap `current`. */
@@ -38,11 +41,13 @@ export interface HttpProxyDeps {
   /** Serves `/-/…`. */
   admin: (req: IncomingMessage, res: ServerResponse, path: string) => void;
   /** Where access lines go; a child of `logger` when omitted. */
-  accessLogger?: Logger | undefined;
+  accessLog?: AccessSink | undefined;
   /** Counts a request as in-flight work (the lifecycle's, for `netlab status`); call the result when done. */
   beginWork?: (() => () => void) | undefined;
   /** The dashboard's per-second rings: one O(1) call per finished request. */
   traffic?: TrafficRecorder | undefined;
+  /** Holds requests while the gateway starts and knows no instance yet. */
+  startup?: StartupGate | undefined;
 }
 
 /** What a request looks like once it is known where it goes (shared with the upgrade path). */
@@ -82,6 +87,7 @@ function markClosing(req: IncomingMessage): void {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const CLIENT_GONE = new Error('the client closed the connection');
+const STREAM_DRAINED = new Error('the gateway is shutting down');
 /** nginx's convention for "client closed request" in logs and metrics. */
 const STATUS_CLIENT_CLOSED = 499;
 
@@ -215,14 +221,23 @@ export interface HttpProxy {
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
   /** Requests being proxied now. */
   inFlight(): number;
+  /**
+   * Shutdown has begun: every response from now on says `Connection: close`, so that clients
+   * take their next request elsewhere (or to the next gateway) instead of to a closing socket.
+   */
+  setDraining(): void;
+  /** Ends the event streams being relayed (they never end by themselves); returns how many. */
+  endStreams(): number;
 }
 
 export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
   const { settings, upstreams, metrics, traffic } = deps;
-  const accessLog = deps.accessLogger ?? deps.logger.child({ component: 'access' });
+  const accessLog = deps.accessLog ?? loggerAccessSink(deps.logger.child({ component: 'access' }));
   const log = deps.logger.child({ component: 'proxy' });
   const noRoute = metrics.series('-', '-');
   let inFlight = 0;
+  let draining = false;
+  const streams = new Set<Exchange>();
 
   const seriesOf = (route: Route): RouteSeries =>
     (route.metricsSlot ??= metrics.series(route.name, route.service)) as RouteSeries;
@@ -331,6 +346,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
         out.push('connection', 'close');
         markClosing(this.req);
       }
+      if (draining) this.res.shouldKeepAlive = false;
       try {
         this.res.writeHead(statusCode, out);
       } catch (err) {
@@ -345,8 +361,9 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       }
       if (eventStream) {
         // Events go out as they come: send the head now, and no idle cut on this socket.
-        this.req.socket.setTimeout(0);
+        exemptFromIdleSweep(this.req.socket);
         this.res.flushHeaders();
+        streams.add(this);
       }
     }
 
@@ -367,6 +384,12 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     onError(err: Error): void {
       this.endAttempt();
       if (this.finished) return;
+      if (err === STREAM_DRAINED) {
+        // An event stream has no natural end: a clean one tells the client to reconnect.
+        this.res.end();
+        this.finish(this.res.statusCode);
+        return;
+      }
       if (err === CLIENT_GONE || this.clientGone || err === CLIENT_BODY_ABORTED) {
         this.res.destroy();
         this.finish(STATUS_CLIENT_CLOSED);
@@ -451,25 +474,28 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     finish(status: number, err?: Error): void {
       if (this.finished) return;
       this.finished = true;
+      streams.delete(this);
       inFlight--;
       this.endWork?.();
       const ms = performance.now() - this.start;
       metrics.observe(seriesOf(this.r.route), status, ms / 1000);
       traffic?.record(this.r.route, this.inst, status, ms);
       if (settings.accessLog || status >= 500) {
-        const line = {
-          reqId: this.r.facts.requestId,
-          method: this.req.method,
-          path: this.r.path,
-          status,
-          route: this.r.route.name,
-          upstream: this.inst?.name,
-          ms: Math.round(ms * 10) / 10,
-          client: this.r.peer,
-          err: err?.message,
-        };
-        if (status >= 500) accessLog.warn(line, 'request failed');
-        else accessLog.info(line, 'request');
+        accessLog.line(
+          status >= 500 ? 'warn' : 'info',
+          {
+            reqId: this.r.facts.requestId,
+            method: this.req.method,
+            path: this.r.path,
+            status,
+            route: this.r.route.name,
+            upstream: this.inst?.name,
+            ms: Math.round(ms * 10) / 10,
+            client: this.r.peer,
+            err: err?.message,
+          },
+          status >= 500 ? 'request failed' : 'request',
+        );
       }
     }
   }
@@ -490,7 +516,8 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     metrics.observe(series, status, ms / 1000);
     if (r.route !== undefined) traffic?.record(r.route, undefined, status, ms);
     if (settings.accessLog) {
-      accessLog.info(
+      accessLog.line(
+        'info',
         {
           reqId: r.ctx.requestId,
           method: req.method,
@@ -504,12 +531,65 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     }
   };
 
+  /** Picks an instance and sends the request there (again, for a request the startup held). */
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: ResolvedRequest,
+    start: number,
+    mayHold: boolean,
+  ): void => {
+    const inst = upstreams.pick(r.route.service);
+    if (inst === undefined) {
+      if (
+        mayHold &&
+        deps.startup?.hold(r.route.service, () => resume(req, res, r, start)) === true
+      ) {
+        return;
+      }
+      const known = upstreams.list(r.route.service).length;
+      const detail =
+        known === 0
+          ? `No instance of ${r.route.service} is known.`
+          : `None of the ${known} instance(s) of ${r.route.service} is healthy.`;
+      const ctx = {
+        requestId: r.facts.requestId,
+        route: r.route.name,
+        upstream: r.route.service,
+        retryAfter: 1,
+      };
+      answerRejection(
+        req,
+        res,
+        reject('GATEWAY_NO_UPSTREAM', detail, 'no_upstream', ctx, r.route),
+        start,
+      );
+      return;
+    }
+    addForwardingHeaders(r.facts, req, r.peer, r.trusted, r.host);
+    inFlight++;
+    new Exchange(req, res, r, start).dispatch(inst);
+  };
+
+  const resume = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: ResolvedRequest,
+    start: number,
+  ): void => {
+    // The client may have given up while the gateway was starting.
+    if (res.destroyed || req.socket.destroyed) return;
+    if (draining) res.shouldKeepAlive = false;
+    forward(req, res, r, start, false);
+  };
+
   return {
     handleRequest(req, res) {
       if ((req.socket as ClosingSocket)[CLOSING] === true) {
         req.socket.destroy();
         return;
       }
+      if (draining) res.shouldKeepAlive = false;
       const start = performance.now();
       const resolution = resolveRequest(req, deps, false, Date.now());
       if (!resolution.ok) {
@@ -517,32 +597,16 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
         else deps.admin(req, res, resolution.admin);
         return;
       }
-      const r = resolution.value;
-      const inst = upstreams.pick(r.route.service);
-      if (inst === undefined) {
-        const known = upstreams.list(r.route.service).length;
-        const detail =
-          known === 0
-            ? `No instance of ${r.route.service} is known.`
-            : `None of the ${known} instance(s) of ${r.route.service} is healthy.`;
-        const ctx = {
-          requestId: r.facts.requestId,
-          route: r.route.name,
-          upstream: r.route.service,
-          retryAfter: 1,
-        };
-        answerRejection(
-          req,
-          res,
-          reject('GATEWAY_NO_UPSTREAM', detail, 'no_upstream', ctx, r.route),
-          start,
-        );
-        return;
-      }
-      addForwardingHeaders(r.facts, req, r.peer, r.trusted, r.host);
-      inFlight++;
-      new Exchange(req, res, r, start).dispatch(inst);
+      forward(req, res, resolution.value, start, true);
     },
     inFlight: () => inFlight,
+    setDraining() {
+      draining = true;
+    },
+    endStreams() {
+      const open = [...streams];
+      for (const exchange of open) exchange.control?.abort(STREAM_DRAINED);
+      return open.length;
+    },
   };
 }

@@ -79,6 +79,8 @@ async function runGateway(env: GatewayEnv): Promise<void> {
     routesSource: startupSource,
     identity: { instance: runtime.instance, version },
   });
+  // Until the first instances are known, readiness says so and requests wait for them.
+  gateway.startup.begin();
   for (const u of env.UPSTREAMS ?? []) gateway.upstreams.add(u, 'static');
 
   const { port } = await listen(gateway.server, env.PORT, env.HOST);
@@ -98,8 +100,20 @@ async function runGateway(env: GatewayEnv): Promise<void> {
   const metadata: Record<string, string> = { http: httpUrl(host, port) };
   if (tcpPort !== undefined) metadata.tcp = `${host.includes(':') ? `[${host}]` : host}:${tcpPort}`;
   const joined = await runtime.joinNats(metadata);
-  if (joined === undefined) return;
+  if (joined === undefined) {
+    gateway.startup.sourcesKnown();
+    return;
+  }
   const { nc } = joined.nats;
+  // Discovery first: requests are waiting for its first round.
+  const discovery = startDiscovery({
+    nc,
+    upstreams: gateway.upstreams,
+    metrics: gateway.metrics,
+    logger,
+    intervalMs: settings.discoveryIntervalMs,
+  });
+  void discovery.sweep().then(() => gateway.startup.sourcesKnown());
   // Labs without the `netlab` supervisor (compose) have no one else to create the stream.
   await ensureEventsStream(nc, settings.eventsStream).catch((err: unknown) =>
     logger.warn(
@@ -108,13 +122,6 @@ async function runGateway(env: GatewayEnv): Promise<void> {
     ),
   );
   gateway.dashboard.attachNats(nc);
-  const discovery = startDiscovery({
-    nc,
-    upstreams: gateway.upstreams,
-    metrics: gateway.metrics,
-    logger,
-    intervalMs: settings.discoveryIntervalMs,
-  });
   const routeWatch = watchRouteConfig({
     nc,
     logger,

@@ -62,10 +62,11 @@ export function createTcpProxy(deps: TcpProxyDeps): TcpProxy {
       upstream.setNoDelay(true);
       client.setNoDelay(true);
       // Each socket closes once both its directions are done (allowHalfOpen), after its writes
-      // are flushed; an error on either side cuts both.
+      // are flushed. An abrupt close of either side (an error, the idle or the drain cut: a side
+      // that closed before the data from it ended) cuts both: pipe() would leave the other open.
       let closes = 0;
       const onClose = (hadError: boolean): void => {
-        if (hadError) {
+        if (hadError || !client.readableEnded || !upstream.readableEnded) {
           upstream.destroy();
           client.destroy();
         }

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Logger } from '@netlab/shared';
+import { exemptFromIdleSweep } from './client-idle-sweep';
 import { gatewayError } from './errors';
 import { resolveRequest, type HttpProxyDeps } from './http-proxy';
 import type { GatewayMetrics } from './metrics';
@@ -137,7 +138,7 @@ export function createUpgradeProxy(
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (head.length > 0) upstream.write(head);
-      socket.setTimeout(0);
+      exemptFromIdleSweep(socket);
       socket.setNoDelay(true);
       upstream.setNoDelay(true);
       tunnels.add(socket);

@@ -82,10 +82,49 @@ export interface UpstreamPoolOptions {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Header names already validated, with their lower-case form. Upstreams send the same dozen names
+ * in every response; a lookup is cheaper than the token test and `toLowerCase` each time.
+ */
+const knownNames = new Map<string, string>();
+const MAX_KNOWN_NAMES = 1024;
+
+/** The lower-case name, or undefined when `name` is not a token (RFC 9110 §5.1). */
+function headerName(name: string): string | undefined {
+  const known = knownNames.get(name);
+  if (known !== undefined) return known;
+  if (!TOKEN.test(name)) return undefined;
+  const lower = name.toLowerCase();
+  if (knownNames.size < MAX_KNOWN_NAMES) knownNames.set(name, lower);
+  return lower;
+}
 // Field values: visible characters, obs-text, SP and HTAB only (RFC 9110 §5.5).
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
+const DIGITS = /^\d{1,15}$/;
+// The reason phrase: HTAB, SP, visible characters and obs-text (RFC 9112 §4).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const BAD_REASON = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/**
+ * The status code of `HTTP/1.x NNN[ reason]` in `head[0..end)`, or -1 when it is not one: by
+ * character codes, as every response passes here.
+ */
+function statusCodeOf(head: string, end: number): number {
+  if (end < 12 || !head.startsWith('HTTP/1.')) return -1;
+  const minor = head.charCodeAt(7);
+  if ((minor !== 0x30 && minor !== 0x31) || head.charCodeAt(8) !== 0x20) return -1;
+  const a = head.charCodeAt(9);
+  const b = head.charCodeAt(10);
+  const c = head.charCodeAt(11);
+  if (!isDigit(a) || !isDigit(b) || !isDigit(c)) return -1;
+  if (end > 12 && (head.charCodeAt(12) !== 0x20 || BAD_REASON.test(head.slice(13, end)))) {
+    return -1;
+  }
+  return (a - 0x30) * 100 + (b - 0x30) * 10 + (c - 0x30);
+}
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -122,6 +161,14 @@ class Connection implements RequestControl {
   private responseDone = true;
   private paused = false;
   bodyStarted = false;
+  /**
+   * Inactivity limit in force (ms; 0: none): the response head, a body piece, or reuse while idle.
+   * The pool's sweep enforces it, instead of a socket timer re-armed three times per request.
+   */
+  quietLimitMs = 0;
+  /** Set by socket activity; the sweep clears it and starts the quiet period from there. */
+  active = true;
+  quietSince = 0;
   private readonly onBodyData = (chunk: Buffer): void => this.writeBody(chunk);
   private readonly onBodyEnd = (): void => this.endBody();
   private readonly onBodyError = (err: Error): void => this.fail(err);
@@ -137,7 +184,13 @@ class Connection implements RequestControl {
     socket.on('error', (err) => this.fail(err));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onClose());
-    socket.on('timeout', () => this.onTimeout());
+  }
+
+  /** Starts a quiet period of at most `ms` (0: unlimited), counted from now. */
+  private arm(ms: number): void {
+    this.quietLimitMs = ms;
+    this.active = true;
+    if (ms > 0 && ms < this.pool.smallestLimitMs) this.pool.noteLimit(ms);
   }
 
   get busy(): boolean {
@@ -155,7 +208,7 @@ class Connection implements RequestControl {
     this.paused = false;
     this.responseDone = false;
     this.bodyDone = req.body === null;
-    this.socket.setTimeout(req.headersTimeoutMs);
+    this.arm(req.headersTimeoutMs);
     handler.onStart(this);
     if (this.handler !== handler) return; // aborted in onStart
     let head = `${req.method} ${req.path} HTTP/1.1\r\n${req.headerLines}`;
@@ -167,16 +220,23 @@ class Connection implements RequestControl {
     } else if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
       head += 'content-length: 0\r\n';
     }
-    this.socket.write(`${head}\r\n`, 'latin1');
-    if (req.body !== null) {
-      req.body.on('data', this.onBodyData);
-      req.body.once('end', this.onBodyEnd);
-      req.body.once('error', this.onBodyError);
+    if (req.body === null) {
+      this.socket.write(`${head}\r\n`, 'latin1');
+      return;
     }
+    // A small body usually came in with the head and flows within a few ticks: held by the cork
+    // until the loop's check phase, head and body leave in one write instead of two.
+    this.socket.cork();
+    this.socket.write(`${head}\r\n`, 'latin1');
+    req.body.on('data', this.onBodyData);
+    req.body.once('end', this.onBodyEnd);
+    req.body.once('error', this.onBodyError);
+    setImmediate(uncork, this.socket);
   }
 
   private writeBody(chunk: Buffer): void {
     this.bodyStarted = true;
+    this.active = true;
     const chunked = this.req!.contentLength < 0;
     let ok: boolean;
     if (chunked) {
@@ -230,6 +290,7 @@ class Connection implements RequestControl {
   }
 
   private onData(data: Buffer): void {
+    this.active = true;
     let buf = data;
     if (this.pending !== undefined) {
       // A head, chunk-size line or trailer split across reads: join it with what follows.
@@ -369,40 +430,57 @@ class Connection implements RequestControl {
 
   /** 'body': read a body next; 'complete': no body; 'failed': the exchange is over. */
   private parseHead(head: string): 'body' | 'complete' | 'failed' | 'interim' {
-    const lines = head.split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]!);
-    if (status === null) {
+    let eol = head.indexOf('\r\n');
+    const code = statusCodeOf(head, eol < 0 ? head.length : eol);
+    if (code < 0) {
       this.fail(badResponse('invalid status line'));
       return 'failed';
     }
-    const code = Number(status[2]);
-    const http10 = status[1] === '0';
+    const http10 = head.charCodeAt(7) === 0x30;
     const headers: string[] = [];
     let contentLength = -1;
     let chunked = false;
     let hasTe = false;
     let connectionClose = http10;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) {
+    // Line by line with indexOf: no array of lines, and one slice per name and per value.
+    while (eol >= 0) {
+      const start = eol + 2;
+      eol = head.indexOf('\r\n', start);
+      const end = eol < 0 ? head.length : eol;
+      const colon = head.indexOf(':', start);
+      if (colon <= start || colon >= end) {
         this.fail(badResponse('invalid header line'));
         return 'failed';
       }
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) {
+      const lower = headerName(head.slice(start, colon));
+      if (lower === undefined) {
         this.fail(badResponse('invalid header name'));
         return 'failed';
       }
-      const raw = line.slice(colon + 1);
-      if (BAD_VALUE.test(raw)) {
+      // RFC 9110 §5.5: optional whitespace (SP, HTAB) around the value is not part of it.
+      let from = colon + 1;
+      let to = end;
+      while (from < to && (head.charCodeAt(from) === 0x20 || head.charCodeAt(from) === 0x09))
+        from++;
+      while (to > from && (head.charCodeAt(to - 1) === 0x20 || head.charCodeAt(to - 1) === 0x09))
+        to--;
+      const value = head.slice(from, to);
+      if (BAD_VALUE.test(value)) {
         this.fail(badResponse('invalid header value'));
         return 'failed';
       }
-      const value = raw.trim();
-      const lower = name.toLowerCase();
       switch (lower) {
         case 'content-length': {
+          if (DIGITS.test(value)) {
+            const n = Number(value);
+            if (contentLength >= 0 && n !== contentLength) {
+              this.fail(badResponse('invalid Content-Length'));
+              return 'failed';
+            }
+            contentLength = n;
+            break;
+          }
+          // A list of equal values (RFC 9110 §8.6 allows a recipient to accept it).
           for (const part of value.split(',')) {
             const v = part.trim();
             if (!/^\d{1,15}$/.test(v) || (contentLength >= 0 && Number(v) !== contentLength)) {
@@ -454,7 +532,7 @@ class Connection implements RequestControl {
       return 'failed';
     }
     if (connectionClose) this.reusable = false;
-    this.socket.setTimeout(this.req!.bodyTimeoutMs);
+    this.arm(this.req!.bodyTimeoutMs);
     const handler = this.handler!;
     handler.onHead(code, headers);
     if (this.handler !== handler) return 'failed'; // aborted by the handler
@@ -502,7 +580,7 @@ class Connection implements RequestControl {
       this.pool.forget(this);
       return;
     }
-    this.socket.setTimeout(this.idleMs);
+    this.arm(this.idleMs);
     this.pool.idle(this);
   }
 
@@ -514,7 +592,8 @@ class Connection implements RequestControl {
     this.socket.destroy();
   }
 
-  private onTimeout(): void {
+  /** The quiet period ran out (the pool's sweep). */
+  onTimeout(): void {
     if (this.handler === undefined) {
       this.socket.destroy();
       return;
@@ -545,6 +624,10 @@ class Connection implements RequestControl {
   }
 }
 
+function sweepPeriod(limitMs: number): number {
+  return Math.max(10, Math.min(250, Math.floor(limitMs / 8)));
+}
+
 function uncork(socket: Socket): void {
   socket.uncork();
 }
@@ -563,10 +646,48 @@ export class UpstreamPool {
   private readonly queue: Waiting[] = [];
   private queueHead = 0;
   private closed = false;
+  private sweepTimer: NodeJS.Timeout | undefined = undefined;
+  private sweepMs: number;
+  /** The smallest quiet limit noted since the sweep (re)started. */
+  smallestLimitMs = Infinity;
 
   constructor(options: UpstreamPoolOptions) {
     this.options = options;
+    this.sweepMs = sweepPeriod(options.keepAliveTimeoutMs);
   }
+
+  /**
+   * A connection armed a quiet limit: the sweep runs while connections exist, often enough that
+   * a limit fires within an eighth of itself (at least every 10 ms, at most every 250 ms).
+   */
+  noteLimit(ms: number): void {
+    this.smallestLimitMs = Math.min(this.smallestLimitMs, ms);
+    const period = sweepPeriod(ms);
+    if (this.sweepTimer !== undefined && period >= this.sweepMs) return;
+    this.sweepMs = Math.min(this.sweepMs, period);
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = setInterval(this.sweep, this.sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  private readonly sweep = (): void => {
+    if (this.all.size === 0) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+      this.smallestLimitMs = Infinity;
+      return;
+    }
+    const now = Date.now();
+    for (const conn of this.all) {
+      if (conn.quietLimitMs === 0) continue;
+      if (conn.active) {
+        conn.active = false;
+        conn.quietSince = now;
+      } else if (now - conn.quietSince >= conn.quietLimitMs) {
+        conn.onTimeout();
+      }
+    }
+  };
 
   /** Connections open or being opened. */
   get size(): number {
@@ -679,5 +800,8 @@ export class UpstreamPool {
     for (const conn of [...this.all]) {
       conn.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the gateway is shutting down'));
     }
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.smallestLimitMs = Infinity;
   }
 }

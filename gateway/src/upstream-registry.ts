@@ -79,6 +79,8 @@ export interface UpstreamRegistry {
   /** A healthy instance of `service` with a TCP address, other than `exclude`. */
   pickTcp(service: string, exclude?: Instance): Instance | undefined;
   reportSuccess(instance: Instance): void;
+  /** Calls `listener` after every change of an instance's state. */
+  onStateChange(listener: (instance: Instance) => void): void;
   reportFailure(instance: Instance, kind: FailureKind): void;
   /** Probes every instance now (tests; discovery after adding). */
   probeAll(): Promise<void>;
@@ -163,11 +165,13 @@ export function createUpstreamRegistry(opts: UpstreamRegistryOptions): UpstreamR
     e.tcp = e.all.filter((i) => i.state === 'healthy' && i.tcp !== undefined);
   };
 
+  const stateListeners: ((inst: Instance) => void)[] = [];
   const setState = (inst: Instance, state: InstanceState, why: string): void => {
     if (inst.state === state) return;
     const from = inst.state;
     inst.state = state;
     rebuild(inst.service);
+    for (const listener of stateListeners) listener(inst);
     const level = state === 'healthy' || from === 'unknown' ? 'info' : 'warn';
     log[level](
       {
@@ -382,6 +386,9 @@ export function createUpstreamRegistry(opts: UpstreamRegistryOptions): UpstreamR
     },
     reportSuccess(inst) {
       inst.failures = 0;
+    },
+    onStateChange(listener) {
+      stateListeners.push(listener);
     },
     reportFailure(inst, kind) {
       inst.failures++;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@netlab/shared';
 import { configSchema, gatewaySettings, parseHostPort } from '../src/config';
@@ -16,7 +17,19 @@ describe('gateway configuration', () => {
       rateLimit: 0,
       servedByHeader: false,
       accessLog: true,
+      streamDrainTimeoutMs: 1000,
+      startupWaitMs: 3000,
     });
+  });
+
+  it('documents every variable it reads in the README tables', () => {
+    const rows = readFileSync(join(__dirname, '..', 'README.md'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| `'));
+    const missing = Object.keys(configSchema.shape).filter(
+      (k) => !rows.some((row) => row.split('|')[1]!.includes(`\`${k}\``)),
+    );
+    expect(missing).toEqual([]);
   });
 
   it('reads UPSTREAMS as HTTP and TCP instances, repeated names included', () => {

@@ -74,6 +74,21 @@ describe('discovery over NATS (real nats-server, real gateway process)', () => {
     expect(ups.services.static!.every((i) => i.sources.includes('nats'))).toBe(true);
   });
 
+  it('answers its very first requests from the instances it discovers, not 503 (a restart under load)', async () => {
+    const inst = await startNatsInstance('static', 'static-1', nats.url);
+    instances.push(inst);
+    // spawnGateway returns as soon as the gateway says it listens: before its first sweep.
+    gw = await spawnGateway({ NATS_URL: nats.url });
+    const first = await Promise.all([servedBy(gw), servedBy(gw, '/y')]);
+    expect(first).toEqual([
+      { status: 200, body: 'static-1' },
+      { status: 200, body: 'static-1' },
+    ]);
+    const ready = await request(`${gw.url}/-/readyz`, { dispatcher: agent });
+    expect(ready.statusCode).toBe(200);
+    expect(await ready.body.json()).toMatchObject({ checks: { 'upstreams discovered': 'ok' } });
+  });
+
   it('loses no GET while an instance stops under load', async () => {
     const a = await startNatsInstance('static', 'static-a', nats.url);
     const b = await startNatsInstance('static', 'static-b', nats.url);

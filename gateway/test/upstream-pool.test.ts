@@ -150,6 +150,19 @@ describe('the upstream pool', () => {
     expect(s.connections).toBe(1);
   });
 
+  it('accepts a status line without a reason, a reason with obs-text, and equal Content-Lengths', async () => {
+    s = await scripted((socket, req) => {
+      if (req.includes('/bare')) socket.write('HTTP/1.1 201\r\nContent-Length: 2\r\n\r\nok');
+      else if (req.includes('/obs')) {
+        socket.write('HTTP/1.1 200 \xe9t\xe9\tok\r\nContent-Length: 2\r\n\r\nok', 'latin1');
+      } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok');
+    });
+    expect(await run(s.pool, { path: '/bare' })).toMatchObject({ status: 201, body: 'ok' });
+    expect(await run(s.pool, { path: '/obs' })).toMatchObject({ status: 200, body: 'ok' });
+    expect(await run(s.pool, { path: '/list' })).toMatchObject({ status: 200, body: 'ok' });
+    expect(s.connections).toBe(1);
+  });
+
   it('reads a body delimited by the close of the connection, and does not reuse it', async () => {
     s = await scripted((socket) => socket.end('HTTP/1.1 200 OK\r\nX: y\r\n\r\nuntil the end'));
     expect((await run(s.pool)).body).toBe('until the end');
@@ -179,6 +192,12 @@ describe('the upstream pool', () => {
   it.each([
     ['an invalid status line', 'HTTP/1.1 2000 OK\r\n\r\n'],
     ['a non-HTTP answer', 'NONSENSE 200 maybe\r\n\r\n'],
+    ['HTTP/2 in a status line', 'HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'],
+    ['a status code without a space after it', 'HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n'],
+    [
+      'a control character in the reason phrase',
+      'HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n',
+    ],
     [
       'Content-Length with Transfer-Encoding',
       'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',

@@ -7,6 +7,7 @@ import {
   type Logger,
   type NatsConnection,
 } from '@netlab/shared';
+import { exemptFromIdleSweep } from '../client-idle-sweep';
 import { gatewayError } from '../errors';
 import type { RouteStore } from '../http-proxy';
 import type { Route } from '../routes';
@@ -554,7 +555,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       return;
     }
     clients.add(res);
-    req.socket.setTimeout(0);
+    exemptFromIdleSweep(req.socket);
     res.once('close', () => clients.delete(res));
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

@@ -7,6 +7,8 @@
  * The upstream is nginx serving a 1 KiB file, pinned to the server core together with the proxy
  * under test; wrk -t2 -c64 on the load core. "direct" is wrk against the upstream itself.
  * Targets (issue "gateway"): ≥ 2× the best Node peer's req/s, ≥ 0.5× nginx's, p99 ≤ 2× nginx's.
+ * "ceiling: bare node:http relay" is no peer: a node:http server that only relays bytes, the upper
+ * bound of any proxy built on node:http's server here (the note says where the gateway stands).
  */
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,8 @@ import {
 } from '../lib/index.ts';
 import type { BenchSystem, RunningSystem, SummaryRow } from '../lib/index.ts';
 import {
+  CEILING,
+  ceilingRelay,
   direct,
   httpProxy,
   installPeers,
@@ -68,7 +72,13 @@ function targetNotes(rows: readonly SummaryRow[]): string[] {
     `target ${what}: ${value.toFixed(2)}${unit} (target ${atLeast ? '≥' : '≤'} ${target}${unit}) — ${
       (atLeast ? value >= target : value <= target) ? 'met' : 'NOT met'
     }`;
+  const ceiling = median(rows, CEILING, 'requestsPerSec');
   return [
+    ...(ceiling === undefined
+      ? []
+      : [
+          `netlab-gateway at ${(gw / ceiling).toFixed(2)}× the bare node:http relay (${Math.round(ceiling)} req/s): the ceiling on node:http here is ${(ceiling / ngx).toFixed(2)}× nginx and ${(ceiling / bestPeer).toFixed(2)}× the best Node peer`,
+        ]),
     line('req/s vs best Node peer', gw / bestPeer, 2, '×', true),
     line('req/s vs nginx proxy_pass', gw / ngx, 0.5, '×', true),
     line('p99 vs nginx proxy_pass', gwP99 / ngxP99, 2, '×', false),
@@ -93,6 +103,8 @@ async function main(): Promise<void> {
       nginxProxy(dir, upstream.url),
       httpProxy(upstream.url),
       replyFrom(upstream.url),
+      // How far any node:http proxy can go here: the gateway's own upper bound.
+      ceilingRelay(upstream.url),
     ];
     const wanted = values.systems?.split(',');
     const systems = wanted === undefined ? all : all.filter((s) => wanted.includes(s.name));

@@ -161,6 +161,15 @@ export const replyFrom = (upstreamUrl: string) =>
   peerProxy('@fastify/reply-from', 'reply-from.js', upstreamUrl);
 
 /**
+ * Not a peer: the ceiling of any proxy built on node:http's server on this machine. A bare
+ * node:http server relaying to the upstream over raw keep-alive sockets, with nothing else
+ * (no routing, header hygiene, limits, metrics or log; a parser that knows only Content-Length).
+ */
+export const CEILING = 'ceiling: bare node:http relay';
+export const ceilingRelay = (upstreamUrl: string) =>
+  peerProxy(CEILING, 'ceiling-relay.js', upstreamUrl);
+
+/**
  * The netlab gateway from its build, as it runs in the lab: the default route table, metrics,
  * the access log on at info level (written to a file, as the supervisor writes it to .lab/logs).
  */
