@@ -1,13 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { waitFor } from '@netlab/shared/testing';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, waitFor } from '@netlab/shared/testing';
 import { repoRoot, startLab, type Lab } from './lab';
 
 jest.setTimeout(180_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(repoRoot, 'test-results');
 const RUN = '2026-11-24T01-02-03-004Z-smoke';
 
@@ -48,18 +47,7 @@ describe('the dashboard in a real Chromium, with the whole lab running', () => {
     );
     lab = await startLab({ resultsDir: results });
     gateway = await lab.url('gateway');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   });
 

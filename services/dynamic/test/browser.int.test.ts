@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { connectNats, subjects, type NatsClient } from '@netlab/shared';
 import {
+  launchChromium,
   listen,
   silentLogger,
   startNatsServer,
@@ -10,8 +11,6 @@ import {
 import { call, startTestApp, type TestApp } from './harness';
 
 jest.setTimeout(60_000);
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('the stock pages in a real Chromium', () => {
   let nats: NatsServerHandle;
@@ -46,20 +45,7 @@ describe('the stock pages in a real Chromium', () => {
       nats: client,
       env: { QUOTES_URL: `http://127.0.0.1:${port}/quotes.json` },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
 

@@ -5,3 +5,4 @@ export { undocumentedErrorCodes } from './error-docs';
 export { captureLogger } from './log-capture';
 export { silentLogger } from '../logger';
 export { listen } from '../http-server';
+export { CHROMIUM_PATH, launchChromium } from './chromium';
