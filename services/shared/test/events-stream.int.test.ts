@@ -7,7 +7,7 @@ import {
   inboxPrefixFor,
   subjects,
 } from '@netlab/shared';
-import { startNatsServer, type NatsServerHandle } from '@netlab/shared/testing';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@netlab/shared/testing';
 
 jest.setTimeout(30_000);
 
@@ -58,5 +58,17 @@ describe('the NETLAB_EVENTS stream', () => {
     expect(state.bytes).toBeLessThanOrEqual(maxBytes);
     expect(state.last_seq).toBeGreaterThanOrEqual(100);
     expect(state.first_seq).toBeGreaterThan(1);
+  });
+
+  it('drops events older than the age limit', async () => {
+    await ensureEventsStream(nc, { maxAgeMs: 1000, maxBytes: 1024 * 1024 });
+    for (let i = 0; i < 5; i += 1) nc.publish(subjects.event('static', 'down'), 'old');
+    await nc.flush();
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBeGreaterThan(0);
+    await waitFor('the old events to expire', async () => {
+      const { state } = await jsm.streams.info(EVENTS_STREAM);
+      return state.messages === 0;
+    });
   });
 });
