@@ -11,7 +11,7 @@ import type { DispatcherPool } from './dispatcher-pool';
 import type { Resolve } from './dns-resolver';
 import { fetcherError, isFetcherError, type FetcherError, type FetcherErrorCode } from './errors';
 import { appendParams, toPairs } from './form-encoding';
-import { DUMP_LIMIT, InlineExchange, type InlineBody } from './inline-exchange';
+import { DUMP_LIMIT, InlineExchange, type InlineBody, type OverCap } from './inline-exchange';
 import type { FetcherMetrics } from './metrics';
 import { prepareBody, type PreparedBody } from './request-body';
 import type { FetchRequest, FetchResponse, HistoryEntry } from './request-model';
@@ -21,6 +21,7 @@ import {
   decodeInline,
   mapBodyError,
   STREAM_HIGH_WATER_MARK,
+  type BodyCaps,
   type BodySizes,
 } from './response-body';
 import { newCookieJar, type SessionStore, type SetCookieRecord } from './session-store';
@@ -78,9 +79,15 @@ export interface OpenOptions {
   inlineCap?: { bytes: number; name: string; code: 'FETCH_TOO_LARGE_FOR_NATS' };
 }
 
-/** Where the engine puts the cancel function of a running fetch (OpenOptions.cancel). */
+/** A running fetch, as its caller's hook sees it. */
+export interface CallerGone {
+  /** The caller went away: abort the fetch. */
+  callerGone(): void;
+}
+
+/** Where the engine puts the running fetch while it runs (OpenOptions.cancel). */
 export interface CancelHook {
-  cancel: (() => void) | undefined;
+  cancel: CallerGone | undefined;
 }
 
 /** The final response with its body still to be read (streams and downloads). */
@@ -103,14 +110,102 @@ export interface OpenedResponse {
   session: string | undefined;
 }
 
-/** The final response with its body read (within the inline cap). */
-interface InlineResponse extends Omit<OpenedResponse, 'body' | 'decoded' | 'sizes' | 'finished'> {
-  bytes: Buffer;
-  sizes: BodySizes;
-}
-
 const EMPTY = Buffer.alloc(0);
 const NO_NAMES: ReadonlySet<string> = new Set();
+const NO_PAIRS: readonly (readonly [string, string])[] = [];
+const NO_STRINGS: readonly string[] = [];
+
+/** A fetch's body caps, and the error for a body past one. */
+class FetchCaps implements BodyCaps, OverCap {
+  constructor(
+    readonly wire: number,
+    readonly decoded: number,
+    readonly tooLargeCode: BodyCaps['tooLargeCode'],
+    readonly capName: string,
+  ) {}
+
+  overCap(what: string, cap: number, bytes: number): FetcherError {
+    return fetcherError(
+      this.tooLargeCode,
+      `The body passed ${cap} bytes${what === '' ? '' : ` ${what}`} (${this.capName}); ${bytes} bytes read so far.`,
+    );
+  }
+}
+
+/**
+ * What aborts a running fetch (its deadline, its caller leaving) and what it holds until it ends:
+ * one object per fetch rather than half a dozen closures. It is the caller's abort listener too
+ * (handleEvent) and its CancelHook entry.
+ */
+class FetchRun implements CallerGone {
+  /** Made when something needs a signal (a queue wait, a retry's sleep, a streamed request). */
+  controller: AbortController | undefined = undefined;
+  abortReason: FetcherError | undefined = undefined;
+  /** The inline request in flight, aborted directly (it listens to no signal). */
+  exchange: InlineExchange | undefined = undefined;
+  /** The limiter's slot. */
+  release: (() => void) | undefined = undefined;
+  /** The current hop's host, named when the deadline passes. */
+  host: string;
+  private readonly deadline: NodeJS.Timeout;
+
+  constructor(
+    private readonly opts: OpenOptions,
+    host: string,
+    readonly totalMs: number,
+    readonly streaming: boolean,
+  ) {
+    this.host = host;
+    // The deadline covers everything: the queue, connecting, redirects, retries, the body.
+    this.deadline = setTimeout(onDeadline, totalMs, this);
+    const signal = opts.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) this.callerGone();
+      signal.addEventListener('abort', this, { once: true });
+    }
+    if (opts.cancel !== undefined) opts.cancel.cancel = this;
+  }
+
+  signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    return this.controller.signal;
+  }
+
+  abort(reason: FetcherError): void {
+    this.abortReason ??= reason;
+    this.controller?.abort(reason);
+    this.exchange?.abort(reason);
+  }
+
+  callerGone(): void {
+    this.abort(fetcherError('FETCH_CLIENT_CLOSED', 'The caller went away.'));
+  }
+
+  /** The caller's AbortSignal fired. */
+  handleEvent(): void {
+    this.callerGone();
+  }
+
+  /** The fetch is over: no deadline, no caller hooks, the limiter's slot back. */
+  finish(): void {
+    clearTimeout(this.deadline);
+    this.opts.signal?.removeEventListener('abort', this);
+    if (this.opts.cancel !== undefined) this.opts.cancel.cancel = undefined;
+    const release = this.release;
+    this.release = undefined;
+    release?.();
+  }
+}
+
+function onDeadline(run: FetchRun): void {
+  run.abort(
+    fetcherError(
+      'FETCH_DEADLINE_EXCEEDED',
+      `The fetch of ${run.host} did not finish within ${run.totalMs} ms (timeout.total, ${run.streaming ? 'FETCH_STREAM_TIMEOUT' : 'FETCH_TOTAL_TIMEOUT'}).`,
+    ),
+  );
+}
 
 /** The response to one request, its body still to be read or dropped. */
 interface Upstream {
@@ -377,28 +472,36 @@ function normalizeHeaders(
   return h as Record<string, string | string[]>;
 }
 
-function setCookieList(v: string | string[] | undefined): string[] {
-  if (v === undefined) return [];
+function setCookieList(v: string | string[] | undefined): readonly string[] {
+  if (v === undefined) return NO_STRINGS;
   return Array.isArray(v) ? v : [v];
 }
 
 export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
   const { limits, metrics } = deps;
   const log = deps.logger.child({ component: 'engine' });
+  const INLINE_TIMEOUTS: Readonly<Timeouts> = resolveTimeouts(undefined, limits, 'http');
+  const LONG_TIMEOUTS: Readonly<Timeouts> = resolveTimeouts(undefined, limits, 'stream');
 
   // `inline` (fetch) collects the body here through an InlineExchange (no stream per request);
   // otherwise undici's request() gives the body as a stream to pass on.
-  async function open(req: FetchRequest, opts: OpenOptions, inline: true): Promise<InlineResponse>;
+  async function open(req: FetchRequest, opts: OpenOptions, inline: true): Promise<FetchResponse>;
   async function open(req: FetchRequest, opts: OpenOptions, inline: false): Promise<OpenedResponse>;
   async function open(
     req: FetchRequest,
     opts: OpenOptions,
     inline: boolean,
-  ): Promise<OpenedResponse | InlineResponse> {
+  ): Promise<OpenedResponse | FetchResponse> {
     const startedAt = performance.now();
     let url = parseUrl(req.url);
-    appendParams(url, toPairs(req.params));
-    const timeouts = resolveTimeouts(req.timeout, limits, opts.via);
+    if (req.params !== undefined) appendParams(url, toPairs(req.params));
+    // Most fetches name no timeout: the defaults are made once.
+    const timeouts =
+      req.timeout === undefined
+        ? opts.via === 'stream' || opts.via === 'download' || opts.via === 'cli'
+          ? LONG_TIMEOUTS
+          : INLINE_TIMEOUTS
+        : resolveTimeouts(req.timeout, limits, opts.via);
     const retry = resolveRetries(req.retries, limits);
     const maxRedirects = req.maxRedirects ?? limits.maxRedirects;
     if (maxRedirects > limits.maxRedirects) {
@@ -426,13 +529,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
         : (opts.inlineCap?.name ??
           (streaming ? 'FETCH_MAX_DECODED_BYTES' : 'FETCH_MAX_INLINE_BYTES'));
 
-    const overCap =
-      (what: string, cap: number) =>
-      (bytes: number): FetcherError =>
-        fetcherError(
-          tooLargeCode,
-          `The body passed ${cap} bytes${what === '' ? '' : ` ${what}`} (${capName}); ${bytes} bytes read so far.`,
-        );
+    const caps = new FetchCaps(wireCap, decodedCap, tooLargeCode, capName);
 
     // Credentials from the URL become basic auth, as in requests; they never go on the wire as is.
     let authHeader: string | undefined;
@@ -449,56 +546,29 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
           ? `Basic ${Buffer.from(`${req.auth.username}:${req.auth.password}`).toString('base64')}`
           : `Bearer ${req.auth.token}`;
     }
-    const userHeaders: [string, string][] = Array.isArray(req.headers)
-      ? req.headers.map(([k, v]) => [k, v])
-      : Object.entries(req.headers ?? {});
-    const userAuth = userHeaders.find(([k]) => k.toLowerCase() === 'authorization');
-    if (userAuth !== undefined) authHeader = userAuth[1];
-    const userCookieHeader = userHeaders.find(([k]) => k.toLowerCase() === 'cookie')?.[1];
-    const explicitCookies = Object.entries(req.cookies ?? {});
+    // Most fetches name no header and no cookie: shared empty lists then, nothing to search.
+    const userHeaders: readonly (readonly [string, string])[] =
+      req.headers === undefined
+        ? NO_PAIRS
+        : Array.isArray(req.headers)
+          ? req.headers
+          : Object.entries(req.headers);
+    let authHeaderFromUser: string | undefined;
+    let userCookieHeader: string | undefined;
+    for (const [k, v] of userHeaders) {
+      const lower = k.toLowerCase();
+      if (authHeaderFromUser === undefined && lower === 'authorization') authHeaderFromUser = v;
+      else if (userCookieHeader === undefined && lower === 'cookie') userCookieHeader = v;
+    }
+    if (authHeaderFromUser !== undefined) authHeader = authHeaderFromUser;
+    const explicitCookies: readonly (readonly [string, string])[] =
+      req.cookies === undefined ? NO_PAIRS : Object.entries(req.cookies);
 
-    // The deadline covers everything: the queue, connecting, redirects, retries, the body.
-    // Made when something needs a signal (a queue, a retry's wait, a streamed request): the inline
-    // path's requests listen to no signal, aborting reaches them from here.
-    let controller: AbortController | undefined;
-    let abortReason: FetcherError | undefined;
-    const signalOf = (): AbortSignal => {
-      controller ??= new AbortController();
-      if (abortReason !== undefined) controller.abort(abortReason);
-      return controller.signal;
-    };
-    let exchange: InlineExchange | undefined;
-    const abort = (reason: FetcherError): void => {
-      abortReason ??= reason;
-      controller?.abort(reason);
-      exchange?.abort(reason);
-    };
-    const deadline = setTimeout(() => {
-      abort(
-        fetcherError(
-          'FETCH_DEADLINE_EXCEEDED',
-          `The fetch of ${url.host} did not finish within ${timeouts.totalMs} ms (timeout.total, ${streaming ? 'FETCH_STREAM_TIMEOUT' : 'FETCH_TOTAL_TIMEOUT'}).`,
-        ),
-      );
-    }, timeouts.totalMs);
-    const onCallerGone = (): void =>
-      abort(fetcherError('FETCH_CLIENT_CLOSED', 'The caller went away.'));
-    if (opts.signal?.aborted === true) onCallerGone();
-    opts.signal?.addEventListener('abort', onCallerGone, { once: true });
-    if (opts.cancel !== undefined) opts.cancel.cancel = onCallerGone;
-
-    let release: (() => void) | undefined;
-    const cleanup = (): void => {
-      clearTimeout(deadline);
-      opts.signal?.removeEventListener('abort', onCallerGone);
-      if (opts.cancel !== undefined) opts.cancel.cancel = undefined;
-      release?.();
-      release = undefined;
-    };
+    const run = new FetchRun(opts, url.host, timeouts.totalMs, streaming);
 
     try {
-      release =
-        deps.limiter.tryAcquire(url.host) ?? (await deps.limiter.acquire(url.host, signalOf()));
+      run.release =
+        deps.limiter.tryAcquire(url.host) ?? (await deps.limiter.acquire(url.host, run.signal()));
       // Made on the first Set-Cookie: most fetches never need one.
       let jar: CookieJar | undefined;
       try {
@@ -512,7 +582,8 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
               { cause: err },
             );
       }
-      const received: SetCookieRecord[] = [];
+      // Only a session keeps what each hop set.
+      const received: SetCookieRecord[] | undefined = req.session === undefined ? undefined : [];
       const hasBody =
         (req.json !== undefined && req.json !== null) ||
         req.data !== undefined ||
@@ -540,7 +611,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
           userHeaders,
           authHeader: dropCredentials ? undefined : authHeader,
           userCookieHeader: history.length > 0 ? undefined : userCookieHeader,
-          explicitCookies: dropCredentials ? [] : explicitCookies,
+          explicitCookies: dropCredentials ? NO_PAIRS : explicitCookies,
           dropHost: dropCredentials,
           dropBodyHeaders,
           decode,
@@ -562,14 +633,17 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
               idempotent: IDEMPOTENT.has(method),
             };
             if (inline) {
-              if (abortReason !== undefined) throw abortReason;
+              if (run.abortReason !== undefined) throw run.abortReason;
               // Chunks that come with the headers are held until the engine decides (redirect,
               // retry or keep); collect() applies the real cap.
-              exchange = new InlineExchange(
+              const exchange = new InlineExchange(
                 Math.max(wireCap, DUMP_LIMIT),
-                overCap('on the wire', wireCap),
+                caps,
+                wireCap,
+                'on the wire',
                 options.body,
               );
+              run.exchange = exchange;
               dispatcher.dispatch(options, exchange);
               const ex = await exchange.response;
               res = {
@@ -582,7 +656,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
             } else {
               const r = await dispatcher.request({
                 ...options,
-                signal: signalOf(),
+                signal: run.signal(),
                 highWaterMark: STREAM_HIGH_WATER_MARK,
               });
               res = {
@@ -594,7 +668,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
               };
             }
           } catch (err) {
-            const mapped = mapRequestError(err, abortReason);
+            const mapped = mapRequestError(err, run.abortReason);
             const mayRetry =
               retries < retry.total &&
               (NOT_SENT.has(mapped.code) ||
@@ -604,12 +678,14 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
             retries += 1;
             metrics?.retries.inc();
             log.debug({ code: mapped.code, attempt, url: url.origin }, 'retrying after an error');
-            await sleep(backoffMs(retry, attempt), undefined, { signal: signalOf() }).catch(() => {
-              throw mapRequestError(
-                new Error('the wait before a retry was cut short'),
-                abortReason,
-              );
-            });
+            await sleep(backoffMs(retry, attempt), undefined, { signal: run.signal() }).catch(
+              () => {
+                throw mapRequestError(
+                  new Error('the wait before a retry was cut short'),
+                  run.abortReason,
+                );
+              },
+            );
             continue;
           }
           if (
@@ -630,10 +706,10 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
               await dumpBody(res);
               retries += 1;
               metrics?.retries.inc();
-              await sleep(waitMs, undefined, { signal: signalOf() }).catch(() => {
+              await sleep(waitMs, undefined, { signal: run.signal() }).catch(() => {
                 throw mapRequestError(
                   new Error('the wait before a retry was cut short'),
-                  abortReason,
+                  run.abortReason,
                 );
               });
               continue;
@@ -646,7 +722,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
         for (const header of setCookies) {
           jar ??= newCookieJar();
           jar.setCookieSync(header, url.href, { ignoreError: true });
-          if (req.session !== undefined) received.push({ url: url.href, header });
+          received?.push({ url: url.href, header });
         }
 
         const location = locationOf(res.headers.location);
@@ -678,12 +754,13 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
             dropBodyHeaders = true;
           }
           url = next;
+          run.host = url.host;
           continue;
         }
 
         if (req.session !== undefined) {
           try {
-            await deps.sessions.save(req.session, received);
+            await deps.sessions.save(req.session, received!);
           } catch (err) {
             await dumpBody(res);
             throw isFetcherError(err)
@@ -713,19 +790,9 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
             `The body is ${contentLength} bytes (Content-Length), above ${cap} (${capName}).`,
           );
         }
-        const meta = {
-          status: res.statusCode,
-          reason: res.statusText ?? '',
-          url: url.href,
-          method,
-          history,
-          headers: normalizeHeaders(res.headers),
-          cookies: cookieValues(setCookies),
-          elapsedMs: performance.now() - sentAt,
-          retries,
-          session: req.session,
-        };
-        const caps = { wire: wireCap, decoded: decodedCap, tooLargeCode, capName } as const;
+        const elapsedMs = performance.now() - sentAt;
+        const resHeaders = normalizeHeaders(res.headers);
+        const cookies = cookieValues(setCookies);
         if (inline) {
           const keep = req.response?.as !== 'none' && method !== 'HEAD';
           let bytes: Buffer;
@@ -735,43 +802,69 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
             const cap = Math.min(wireCap, decodedCap);
             let read: InlineBody | undefined;
             try {
-              read =
-                ex.collectNow(keep, cap, overCap('', cap)) ??
-                (await ex.collect(keep, cap, overCap('', cap)));
+              read = ex.collectNow(keep, cap, '') ?? (await ex.collect(keep, cap, ''));
             } catch (err) {
               throw mapBodyError(err);
             }
             bytes = read.bytes;
             sizes = { wire: read.size, decoded: read.size };
           } else {
-            const wire = await ex
-              .collect(true, wireCap, overCap('on the wire', wireCap))
-              .catch((err: unknown) => {
-                throw mapBodyError(err);
-              });
+            const wire = await ex.collect(true, wireCap, 'on the wire').catch((err: unknown) => {
+              throw mapBodyError(err);
+            });
             const decoded = await decodeInline(wire.bytes, encoding, caps);
             bytes = keep ? decoded.bytes : EMPTY;
             sizes = { wire: wire.size, decoded: decoded.bytes.length };
           }
-          cleanup();
+          run.finish();
           metrics?.bodyBytes(sizes.wire, sizes.decoded);
-          return { ...meta, bytes, sizes };
+          // The reply envelope itself, built once (no intermediate response to copy from).
+          const as = req.response?.as ?? 'auto';
+          const out: FetchResponse = {
+            ok: res.statusCode < 400,
+            status: res.statusCode,
+            reason: res.statusText ?? '',
+            url: url.href,
+            method,
+            history,
+            headers: resHeaders,
+            cookies,
+            elapsedMs: round(elapsedMs),
+            totalMs: round(performance.now() - startedAt),
+            retries,
+            body:
+              as === 'none'
+                ? { as: 'none' }
+                : bodyOut(
+                    bytes,
+                    headerText(resHeaders['content-type']),
+                    as,
+                    req.response?.encoding,
+                  ),
+            sizes,
+          };
+          if (req.session !== undefined) out.session = req.session;
+          return out;
         }
         const decoded = decodeBody(res.body!, encoding, decode, caps);
-        const releaseOnEnd = release;
-        release = undefined;
         void decoded.finished.then((err) => {
-          clearTimeout(deadline);
-          opts.signal?.removeEventListener('abort', onCallerGone);
-          if (opts.cancel !== undefined) opts.cancel.cancel = undefined;
-          releaseOnEnd();
+          run.finish();
           const sizes = decoded.sizes();
           metrics?.bodyBytes(sizes.wire, sizes.decoded);
           if (err !== undefined)
             log.debug({ code: err.code, url: url.origin }, 'body ended with an error');
         });
         return {
-          ...meta,
+          status: res.statusCode,
+          reason: res.statusText ?? '',
+          url: url.href,
+          method,
+          history,
+          headers: resHeaders,
+          cookies,
+          elapsedMs,
+          retries,
+          session: req.session,
           body: decoded.body,
           decoded: decoded.decoded,
           sizes: () => decoded.sizes(),
@@ -779,8 +872,8 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
         };
       }
     } catch (err) {
-      cleanup();
-      throw mapRequestError(err, abortReason);
+      run.finish();
+      throw mapRequestError(err, run.abortReason);
     }
   }
 
@@ -805,10 +898,10 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     jar: CookieJar | undefined,
     body: PreparedBody | undefined,
     o: {
-      userHeaders: [string, string][];
+      userHeaders: readonly (readonly [string, string])[];
       authHeader: string | undefined;
       userCookieHeader: string | undefined;
-      explicitCookies: [string, string][];
+      explicitCookies: readonly (readonly [string, string])[];
       dropHost: boolean;
       dropBodyHeaders: boolean;
       decode: boolean;
@@ -849,30 +942,6 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     return out;
   };
 
-  /** The reply envelope of an inline response. */
-  const replyOf = (req: FetchRequest, res: InlineResponse, startedAt: number): FetchResponse => {
-    const as = req.response?.as ?? 'auto';
-    return {
-      ok: res.status < 400,
-      status: res.status,
-      reason: res.reason,
-      url: res.url,
-      method: res.method,
-      history: res.history,
-      headers: res.headers,
-      cookies: res.cookies,
-      elapsedMs: round(res.elapsedMs),
-      totalMs: round(performance.now() - startedAt),
-      retries: res.retries,
-      body:
-        as === 'none'
-          ? { as: 'none' }
-          : bodyOut(res.bytes, headerText(res.headers['content-type']), as, req.response?.encoding),
-      sizes: res.sizes,
-      ...(res.session === undefined ? {} : { session: res.session }),
-    };
-  };
-
   const record = (via: Via, outcome: string, started: number): void => {
     metrics?.fetched(via, outcome, (performance.now() - started) / 1000);
   };
@@ -882,7 +951,7 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     async fetch(req, opts) {
       const started = performance.now();
       try {
-        const out = replyOf(req, await open(req, opts, true), started);
+        const out = await open(req, opts, true);
         record(opts.via, 'ok', started);
         return out;
       } catch (err) {

@@ -15,6 +15,15 @@ export interface InlineBody {
   size: number;
 }
 
+/**
+ * Makes the error for a body past a cap: one object per fetch rather than a closure per cap (the
+ * error is rare, the closures were made on every fetch).
+ */
+export interface OverCap {
+  /** `what`: where the bytes were counted ('' or 'on the wire'); `size`: bytes read so far. */
+  overCap(what: string, cap: number, size: number): Error;
+}
+
 /** pending: held until the engine decides; keep: held; count: counted only; discard: dumped. */
 type Mode = 'pending' | 'keep' | 'count' | 'discard';
 
@@ -46,23 +55,28 @@ export class InlineExchange implements Dispatcher.DispatchHandler {
   private size = 0;
   private discarded = 0;
   private cap: number;
-  private onOver: (size: number) => Error;
+  /** The cap named in the error: `cap`, except while pending (held under a larger limit). */
+  private namedCap: number;
+  private what: string;
   private ended = false;
   private error: Error | undefined;
   private waiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
   /**
    * @param limit the most body bytes held before `collect()` names its own cap.
-   * @param onOver the error for a body over the cap.
+   * @param caps makes the error for a body over the cap, naming `namedCap` and `what`.
    * @param requestBody the request's body, destroyed when the exchange fails (a file stream).
    */
   constructor(
     limit: number,
-    onOver: (size: number) => Error,
+    private readonly caps: OverCap,
+    namedCap: number,
+    what: string,
     private readonly requestBody?: unknown,
   ) {
     this.cap = limit;
-    this.onOver = onOver;
+    this.namedCap = namedCap;
+    this.what = what;
     this.response = new Promise((resolve, reject) => {
       this.settleHead = (err) => (err === undefined ? resolve(this) : reject(err));
     });
@@ -100,7 +114,7 @@ export class InlineExchange implements Dispatcher.DispatchHandler {
     }
     this.size += chunk.length;
     if (this.size > this.cap) {
-      const err = this.onOver(this.size);
+      const err = this.caps.overCap(this.what, this.namedCap, this.size);
       this.fail(err);
       controller.abort(err);
       return;
@@ -132,10 +146,10 @@ export class InlineExchange implements Dispatcher.DispatchHandler {
 
   /**
    * The body, read to its end: kept when `keep` (else only counted), refused past `cap` with
-   * `onOver`'s error (rejects with it, or with what ended the body).
+   * the caps' error naming `what` (rejects with it, or with what ended the body).
    */
-  collect(keep: boolean, cap: number, onOver: (size: number) => Error): Promise<InlineBody> {
-    this.prepare(keep, cap, onOver);
+  collect(keep: boolean, cap: number, what: string): Promise<InlineBody> {
+    this.prepare(keep, cap, what);
     return this.wait().then(() => this.result());
   }
 
@@ -143,19 +157,20 @@ export class InlineExchange implements Dispatcher.DispatchHandler {
    * {@link collect} without a promise when the body has already arrived, as a small one does
    * with its headers: the body, or undefined when it is still coming; throws what ended it.
    */
-  collectNow(keep: boolean, cap: number, onOver: (size: number) => Error): InlineBody | undefined {
-    this.prepare(keep, cap, onOver);
+  collectNow(keep: boolean, cap: number, what: string): InlineBody | undefined {
+    this.prepare(keep, cap, what);
     if (this.error !== undefined) throw this.error;
     return this.ended ? this.result() : undefined;
   }
 
-  private prepare(keep: boolean, cap: number, onOver: (size: number) => Error): void {
+  private prepare(keep: boolean, cap: number, what: string): void {
     this.mode = keep ? 'keep' : 'count';
     if (!keep) this.chunks = [];
     this.cap = cap;
-    this.onOver = onOver;
+    this.namedCap = cap;
+    this.what = what;
     if (this.error === undefined && this.size > cap) {
-      const err = onOver(this.size);
+      const err = this.caps.overCap(what, cap, this.size);
       this.fail(err);
       if (!this.ended) this.controller?.abort(err);
     }

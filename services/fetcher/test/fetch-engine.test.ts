@@ -439,6 +439,41 @@ describe('timeouts and misbehaving servers', () => {
     });
   });
 
+  it('names the current hop in FETCH_DEADLINE_EXCEEDED after a redirect', async () => {
+    // The redirect goes to another host name of the same server, which drips past the deadline.
+    const to = `${base.replace('127.0.0.1', 'localhost')}/drip?every=1000`;
+    const err = await fetch({
+      url: `${base}/redirect?to=${encodeURIComponent(to)}`,
+      timeout: { total: 1.2 },
+    }).catch((e: unknown) => e as Error & { code?: string });
+    expect(err).toMatchObject({ code: 'FETCH_DEADLINE_EXCEEDED' });
+    expect((err as Error).message).toMatch(
+      /^The fetch of localhost:\d+ did not finish within 1200 ms/,
+    );
+  });
+
+  it('ends a fetch with FETCH_CLIENT_CLOSED when the caller aborts, before or during it', async () => {
+    const before = new AbortController();
+    before.abort();
+    await expect(
+      core.engine.fetch(req({ url: `${base}/echo` }), { via: 'http', signal: before.signal }),
+    ).rejects.toMatchObject({ code: 'FETCH_CLIENT_CLOSED' });
+    const during = new AbortController();
+    const t = setTimeout(() => during.abort(), 200);
+    try {
+      await expect(
+        core.engine.fetch(req({ url: `${base}/drip?every=1000` }), {
+          via: 'http',
+          signal: during.signal,
+        }),
+      ).rejects.toMatchObject({ code: 'FETCH_CLIENT_CLOSED' });
+    } finally {
+      clearTimeout(t);
+    }
+    // The slots were given back: the limiter is idle again.
+    expect(core.limiter.stats()).toEqual({ running: 0, queued: 0 });
+  });
+
   it('ends a body that stops with FETCH_READ_TIMEOUT', async () => {
     await expect(fetch({ url: `${base}/pause`, timeout: { read: 0.3 } })).rejects.toMatchObject({
       code: 'FETCH_READ_TIMEOUT',

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
+import { createLogger } from '@netlab/shared';
 import { waitFor } from '@netlab/shared/testing';
 import { request } from 'undici';
 import type { DownloadRecord } from '../src/download-manager';
+import { requestIdOf } from '../src/http-api';
 import { startApp, type App } from './fixtures/app';
 import { startUpstream, type Upstream } from './fixtures/fetcher';
 import { createRoutes, type Routes } from './fixtures/routes';
@@ -61,11 +63,48 @@ describe('POST /fetch', () => {
     expect([denied.statusCode, denied.headers['x-request-id']]).toEqual([403, 'trace-2']);
     await denied.body.dump();
     const made = await post('/fetch', { url: `${up.url}/echo` });
-    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f]{12}-\d+$/);
     await made.body.dump();
     const other = await request(`${app.url}/downloads`, { headers: { 'x-request-id': 'trace-3' } });
     expect(other.headers['x-request-id']).toBe('trace-3');
     await other.body.dump();
+  });
+
+  it('makes ids of one prefix and a counter, and replaces an id that is not a sane token', () => {
+    const [a, b] = [requestIdOf(undefined), requestIdOf(undefined)];
+    const [, prefix, n] = /^([0-9a-f]{12})-(\d+)$/.exec(a)!;
+    expect(b).toBe(`${prefix}-${Number(n) + 1}`);
+    expect(requestIdOf(['trace-9', 'other'])).toBe('trace-9');
+    expect(requestIdOf('bad id\nINFO forged')).toMatch(/^[0-9a-f]{12}-\d+$/);
+    expect(requestIdOf('x'.repeat(129))).toMatch(/^[0-9a-f]{12}-\d+$/);
+  });
+
+  it('gives the request logger its id, so the reply and the log line name the same one', async () => {
+    const lines: { req?: { id?: string } }[] = [];
+    const logger = createLogger({
+      service: 'fetcher',
+      instance: 'test',
+      level: 'info',
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as never) },
+    });
+    const logged = await startApp({}, logger);
+    try {
+      const given = await post('/fetch', { url: `${up.url}/echo` }, logged, {
+        'x-request-id': 'trace-7',
+      });
+      await given.body.dump();
+      const made = await post('/fetch', { url: `${up.url}/echo` }, logged);
+      await made.body.dump();
+      const madeId = made.headers['x-request-id'] as string;
+      expect([given.headers['x-request-id'], madeId]).toEqual([
+        'trace-7',
+        expect.stringMatching(/^[0-9a-f]{12}-\d+$/),
+      ]);
+      await waitFor('two request log lines', () => lines.filter((l) => l.req?.id).length >= 2);
+      expect(lines.map((l) => l.req?.id).filter(Boolean)).toEqual(['trace-7', madeId]);
+    } finally {
+      await logged.close();
+    }
   });
 
   it('lists every problem of an invalid envelope in one 400', async () => {
