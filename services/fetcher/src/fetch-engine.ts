@@ -942,34 +942,24 @@ export function createFetchEngine(deps: FetchEngineDeps): FetchEngine {
     return out;
   };
 
-  const record = (via: Via, outcome: string, started: number): void => {
-    metrics?.fetched(via, outcome, (performance.now() - started) / 1000);
-  };
   const outcomeOf = (err: unknown): string => (isFetcherError(err) ? err.code : 'INTERNAL');
+  /** A fetch, counted in the metrics by its outcome and duration. */
+  const measured = async <T>(via: Via, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await run();
+    } catch (err) {
+      outcome = outcomeOf(err);
+      throw err;
+    } finally {
+      metrics?.fetched(via, outcome, (performance.now() - started) / 1000);
+    }
+  };
 
   return {
-    async fetch(req, opts) {
-      const started = performance.now();
-      try {
-        const out = await open(req, opts, true);
-        record(opts.via, 'ok', started);
-        return out;
-      } catch (err) {
-        record(opts.via, outcomeOf(err), started);
-        throw err;
-      }
-    },
-    async open(req, opts) {
-      const started = performance.now();
-      try {
-        const out = await open(req, opts, false);
-        record(opts.via, 'ok', started);
-        return out;
-      } catch (err) {
-        record(opts.via, outcomeOf(err), started);
-        throw err;
-      }
-    },
+    fetch: (req, opts) => measured(opts.via, () => open(req, opts, true)),
+    open: (req, opts) => measured(opts.via, () => open(req, opts, false)),
     close: () => deps.dispatchers.close(),
   };
 }
