@@ -5,12 +5,14 @@ import { createInterface, type Interface } from 'node:readline';
 import {
   CORES,
   freePort,
+  NGINX_BIN,
   pythonVenv,
   repoRoot,
   spawnPinned,
   stopChild,
   waitForHttp,
   waitForTcp,
+  writeNginxConf,
 } from '../lib/index.ts';
 import type { BenchSystem, RunningSystem } from '../lib/index.ts';
 
@@ -56,36 +58,16 @@ export interface Background {
 export async function startUpstream(dir: string): Promise<Background> {
   const port = await freePort();
   const www = join(dir, 'www');
-  const tmp = join(dir, 'nginx-tmp');
   mkdirSync(www, { recursive: true });
-  mkdirSync(tmp, { recursive: true });
   writeFileSync(join(www, '1k.txt'), 'x'.repeat(1023) + '\n');
   // nginx's workers run as nobody: the temp dir (0700) must let them in.
   chmodSync(dir, 0o755);
   chmodSync(www, 0o755);
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    [
-      'worker_processes 1;',
-      'daemon off;',
-      `pid ${join(dir, 'nginx.pid')};`,
-      `error_log ${join(dir, 'nginx-error.log')} warn;`,
-      'events { worker_connections 4096; }',
-      'http {',
-      '  include /etc/nginx/mime.types;',
-      '  sendfile on;',
-      '  access_log off;',
-      '  keepalive_requests 1000000;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
-        (t) => `  ${t}_temp_path ${join(tmp, t)};`,
-      ),
-      `  server { listen 127.0.0.1:${port}; root ${www}; }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const child = spawnPinned(CORES.server, '/usr/sbin/nginx', [
+  const conf = writeNginxConf(dir, port, [
+    '  include /etc/nginx/mime.types;',
+    `  server { listen 127.0.0.1:${port}; root ${www}; }`,
+  ]);
+  const child = spawnPinned(CORES.server, NGINX_BIN, [
     '-c',
     conf,
     '-e',

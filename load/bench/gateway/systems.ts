@@ -4,10 +4,12 @@ import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import {
   installNpmPeers,
+  NGINX_BIN,
   type PinnedCommand,
   pinnedSystem as pinnedProcess,
   repoRoot,
   waitForHttp,
+  writeNginxConf,
 } from '../lib/index.ts';
 import type { BenchSystem, RunningSystem } from '../lib/index.ts';
 
@@ -57,34 +59,6 @@ async function waitFor200(url: string): Promise<void> {
   throw new Error(`${url} never answered 200`);
 }
 
-function nginxConf(dir: string, port: number, server: string[]): string {
-  const conf = join(dir, `nginx-${port}.conf`);
-  const tmp = join(dir, 'nginx-tmp');
-  mkdirSync(tmp, { recursive: true });
-  writeFileSync(
-    conf,
-    [
-      'worker_processes 1;',
-      'daemon off;',
-      `pid ${join(dir, `nginx-${port}.pid`)};`,
-      `error_log ${join(dir, 'nginx-error.log')} warn;`,
-      'events { worker_connections 4096; }',
-      'http {',
-      '  default_type application/octet-stream;',
-      '  sendfile on;',
-      '  access_log off;',
-      '  keepalive_requests 1000000;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
-        (t) => `  ${t}_temp_path ${join(tmp, t)};`,
-      ),
-      ...server,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  return conf;
-}
-
 /** Writes the 1 KiB body the upstream serves; returns its hash. */
 export function makeContent(dir: string): { www: string; sha256: string } {
   const www = join(dir, 'www');
@@ -100,10 +74,10 @@ export function makeContent(dir: string): { www: string; sha256: string } {
  */
 export async function startUpstream(dir: string, www: string): Promise<RunningSystem> {
   return pinnedSystem('upstream', (port) => ({
-    cmd: '/usr/sbin/nginx',
+    cmd: NGINX_BIN,
     args: [
       '-c',
-      nginxConf(dir, port, [
+      writeNginxConf(dir, port, [
         `  server { listen 127.0.0.1:${port} backlog=4096; root ${www};`,
         '    location = /readyz { return 200 "ok"; }',
         '    location = /-/readyz { return 200 "ok"; }',
@@ -126,10 +100,10 @@ export function direct(upstream: RunningSystem): BenchSystem {
 /** nginx `proxy_pass` with upstream keep-alive (BENCHMARKING.md). */
 export function nginxProxy(dir: string, upstreamUrl: string): BenchSystem {
   return pinnedSystem('nginx proxy_pass', (port) => ({
-    cmd: '/usr/sbin/nginx',
+    cmd: NGINX_BIN,
     args: [
       '-c',
-      nginxConf(dir, port, [
+      writeNginxConf(dir, port, [
         `  upstream backend { server ${new URL(upstreamUrl).host}; keepalive 128; }`,
         `  server { listen 127.0.0.1:${port} backlog=4096;`,
         '    location / {',

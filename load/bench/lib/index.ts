@@ -24,3 +24,4 @@ export { waitForHttp, waitForTcp, machineNotes } from './readiness.ts';
 export { freePort, pinnedSystem, stopChild, type PinnedCommand } from './processes.ts';
 export { installNpmPeers, pythonVenv, type Pins, type PythonVenv } from './peers.ts';
 export { HTTP_COLUMNS, wrkMetrics, wrkTest } from './http-test.ts';
+export { NGINX_BIN, writeNginxConf } from './nginx.ts';

@@ -3,11 +3,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CORES,
+  NGINX_BIN,
   installNpmPeers,
   type PinnedCommand,
   pinnedSystem as pinnedProcess,
   repoRoot,
   waitForHttp,
+  writeNginxConf,
 } from '../lib/index.ts';
 import type { BenchSystem } from '../lib/index.ts';
 
@@ -72,33 +74,12 @@ function pinnedSystem(
 /** nginx from Debian: one worker, sendfile on, access log off, everything in a temp dir. */
 export function nginx(dir: string, www: string): BenchSystem {
   return pinnedSystem('nginx', (port) => {
-    const conf = join(dir, `nginx-${port}.conf`);
-    const tmp = join(dir, 'nginx-tmp');
-    mkdirSync(tmp, { recursive: true });
-    writeFileSync(
-      conf,
-      [
-        'worker_processes 1;',
-        'daemon off;',
-        `pid ${join(dir, `nginx-${port}.pid`)};`,
-        `error_log ${join(dir, 'nginx-error.log')} warn;`,
-        'events { worker_connections 4096; }',
-        'http {',
-        '  include /etc/nginx/mime.types;',
-        '  default_type application/octet-stream;',
-        '  sendfile on;',
-        '  tcp_nopush on;',
-        '  access_log off;',
-        '  keepalive_requests 1000000;',
-        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
-          (t) => `  ${t}_temp_path ${join(tmp, t)};`,
-        ),
-        `  server { listen 127.0.0.1:${port}; root ${www}; }`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-    return { cmd: '/usr/sbin/nginx', args: ['-c', conf, '-e', join(dir, 'nginx-error.log')] };
+    const conf = writeNginxConf(dir, port, [
+      '  include /etc/nginx/mime.types;',
+      '  tcp_nopush on;',
+      `  server { listen 127.0.0.1:${port}; root ${www}; }`,
+    ]);
+    return { cmd: NGINX_BIN, args: ['-c', conf, '-e', join(dir, 'nginx-error.log')] };
   });
 }
 
