@@ -9,12 +9,8 @@ import {
   runtimeConfig,
   startRuntime,
 } from '@netlab/shared';
-import { createApp } from './app';
 import { configSchema, toDynamicConfig } from './config';
-import { createDatabase } from './database';
-import { createQuoteHub } from './quote-hub';
-import { createQuoteRefresher } from './quote-refresher';
-import { createStockRepository } from './stock-repository';
+import { createDynamicService } from './dynamic-service';
 
 async function main(): Promise<void> {
   const env = loadConfig(configSchema, process.env);
@@ -26,39 +22,16 @@ async function main(): Promise<void> {
   const runtime = await startRuntime({ service: 'dynamic', version, config: runtimeConfig(env) });
   const { logger, health, lifecycle } = runtime;
 
-  const database = createDatabase({ ...config, target: config.database, logger });
-  health.addReadinessCheck('database', () => database.check());
-  const repo = createStockRepository(database);
-  const hub = createQuoteHub({
-    instance: runtime.instance,
-    logger,
-    registry: health.registry,
-    maxClients: config.streamMaxClients,
-    heartbeatMs: config.streamHeartbeatMs,
-    maxBufferedBytes: config.streamMaxBufferedBytes,
-    wsMaxPayloadBytes: config.wsMaxPayloadBytes,
-  });
-  const refresher = createQuoteRefresher({
-    repo,
-    hub,
-    quotesUrl: config.quotesUrl,
-    timeoutMs: config.quotesTimeoutMs,
-    maxItems: config.quotesMaxItems,
-    logger,
-    registry: health.registry,
-  });
-  const { server } = createApp({
+  const { database, hub, refresher, app } = createDynamicService({
     config,
     logger,
     health,
-    repo,
-    hub,
-    refresher,
     version,
     instance: runtime.instance,
     packageDir,
     beginWork: () => lifecycle.beginWork(),
   });
+  const { server } = app;
 
   const address = await listen(server, env.PORT, env.HOST);
   const url = httpUrl(advertisedHost(env.HOST, env.ADVERTISE_HOST), address.port);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHealth, closeHttpServer, type Logger, type NatsClient } from '@netlab/shared';
 import { listen, silentLogger } from '@netlab/shared/testing';
-import { createApp, type DynamicApp } from '../src/app';
+import type { DynamicApp } from '../src/app';
 import type { FieldError } from '../src/errors';
 import {
   toDynamicConfig,
@@ -11,10 +11,11 @@ import {
   type DatabaseTarget,
   type DynamicConfig,
 } from '../src/config';
-import { createDatabase, type Database } from '../src/database';
-import { createQuoteHub, type QuoteHub } from '../src/quote-hub';
-import { createQuoteRefresher, type QuoteRefresher } from '../src/quote-refresher';
-import { createStockRepository, type StockRepository } from '../src/stock-repository';
+import type { Database } from '../src/database';
+import { createDynamicService } from '../src/dynamic-service';
+import type { QuoteHub } from '../src/quote-hub';
+import type { QuoteRefresher } from '../src/quote-refresher';
+import type { StockRepository } from '../src/stock-repository';
 
 /**
  * Test harness: the whole app, in-process, on a real socket (port 0) over a real database (a
@@ -61,34 +62,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   counter += 1;
   const instance = opts.instance ?? `dynamic-test-${process.pid}-${counter}`;
   const health = createHealth({ service: 'dynamic', instance, defaultMetrics: false });
-  const database = createDatabase({ ...config, target: config.database, logger });
-  health.addReadinessCheck('database', () => database.check());
-  const repo = createStockRepository(database);
-  const hub = createQuoteHub({
-    instance,
-    logger,
-    registry: health.registry,
-    maxClients: config.streamMaxClients,
-    heartbeatMs: config.streamHeartbeatMs,
-    maxBufferedBytes: config.streamMaxBufferedBytes,
-    wsMaxPayloadBytes: config.wsMaxPayloadBytes,
-  });
-  const refresher = createQuoteRefresher({
-    repo,
-    hub,
-    quotesUrl: config.quotesUrl,
-    timeoutMs: config.quotesTimeoutMs,
-    maxItems: config.quotesMaxItems,
-    logger,
-    registry: health.registry,
-  });
-  const app = createApp({
+  const { database, repo, hub, refresher, app } = createDynamicService({
     config,
     logger,
     health,
-    repo,
-    hub,
-    refresher,
     version: '0.0.0-test',
     instance,
     packageDir: PACKAGE_DIR,
