@@ -164,6 +164,7 @@ const schema = z
       parseNetworks,
     ).default([]),
     SERVED_BY_HEADER: env.boolean().default(false),
+    FAST_PATH: env.boolean().default(true),
     ACCESS_LOG: env.boolean().default(true),
     DASHBOARD: env.boolean().default(true),
     DASHBOARD_WINDOW: env.duration().default(300_000),
@@ -249,6 +250,8 @@ export interface GatewaySettings {
   rateBurst: number;
   trustedProxies: readonly TrustedNetwork[];
   servedByHeader: boolean;
+  /** Serve plain bodyless requests without node:http's request/response streams (fast-path.ts). */
+  fastPath: boolean;
   accessLog: boolean;
   /** NETLAB_EVENTS history, created or updated when the gateway joins NATS. */
   eventsStream: EventsStreamLimits;
@@ -289,6 +292,7 @@ export function gatewaySettings(e: GatewayEnv): GatewaySettings {
     rateBurst: e.RATE_BURST,
     trustedProxies: e.TRUSTED_PROXIES,
     servedByHeader: e.SERVED_BY_HEADER,
+    fastPath: e.FAST_PATH,
     accessLog: e.ACCESS_LOG,
     eventsStream: { maxAgeMs: e.EVENTS_MAX_AGE, maxBytes: e.EVENTS_MAX_BYTES },
     dashboard: {

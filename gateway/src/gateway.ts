@@ -6,6 +6,7 @@ import type { AccessLog } from './access-log';
 import { createAdmin } from './admin';
 import type { GatewaySettings } from './config';
 import { gatewayError, type GatewayError } from './errors';
+import { FAST_PATH_AVAILABLE, installFastPath, type FastPath } from './fast-path';
 import { createHttpProxy, type HttpProxy, type RouteStore } from './http-proxy';
 import { createGatewayMetrics, type GatewayMetrics, type RejectReason } from './metrics';
 import { writeRawProblem } from './problem';
@@ -31,6 +32,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly proxy: HttpProxy;
   readonly upgrades: UpgradeProxy;
+  /** The fast path in front of node:http (undefined with FAST_PATH=false). */
+  readonly fastPath: FastPath | undefined;
   /** The lab dashboard under `/-/dashboard` (main.ts attaches NATS to it). */
   readonly dashboard: Dashboard;
   /** Readiness and held requests until the first instances are known (main.ts begins it). */
@@ -161,6 +164,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     proxy.handleRequest,
   );
+  // Before any other 'connection' listener: the fast path takes node:http's own off the server.
+  const fast =
+    settings.fastPath && FAST_PATH_AVAILABLE
+      ? installFastPath(
+          server,
+          {
+            maxHeaderSize: settings.maxHeaderSize,
+            maxHeaders: settings.maxHeaders,
+            keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
+          },
+          proxy.handleFast,
+        )
+      : undefined;
+  if (settings.fastPath && fast === undefined) {
+    log.warn('this Node has no _http_common parser: every request goes through node:http');
+  }
   // One more than allowed, so that "too many" is seen (and answered 431) rather than truncated.
   server.maxHeadersCount = settings.maxHeaders + 1;
   server.maxConnections = settings.maxConnections;
@@ -225,6 +244,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     metrics,
     proxy,
     upgrades,
+    fastPath: fast,
     dashboard,
     startup,
     setRoutes(specs, source) {
@@ -242,10 +262,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }, streamGraceMs);
       // Dashboards' event streams never end on their own: end them as the listener stops.
       const dashboardClosed = dashboard.close();
+      // Fast-path connections are not node:http's to close: idle ones go now, busy ones after
+      // their response (which says `Connection: close`), the rest at the deadline.
+      fast?.closeIdle();
+      const fastSweep = fast && setInterval(() => fast.closeIdle(), 50);
+      const fastDeadline = fast && setTimeout(() => fast.destroyAll(), graceMs);
       const [httpInTime, tcpInTime] = await Promise.all([
         closeHttpServer(server, graceMs),
         tcp.close(streamGraceMs),
       ]);
+      clearInterval(fastSweep);
+      clearTimeout(fastDeadline);
+      fast?.close();
       clearTimeout(cutStreams);
       idleSweep.close();
       await dashboardClosed;

@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@netlab/shared';
 import { loggerAccessSink, type AccessSink } from './access-log';
 import { BodyReader, CLIENT_BODY_ABORTED } from './body-reader';
 import { exemptFromIdleSweep } from './client-idle-sweep';
+import type { ClientRequest, ClientResponse, FastHandler } from './fast-path';
 import type { GatewaySettings } from './config';
 import { gatewayError, GatewayError, type GatewayErrorCode } from './errors';
 import type { GatewayMetrics, RejectReason, RouteSeries } from './metrics';
@@ -81,8 +82,24 @@ export type Resolution =
 const CLOSING = Symbol('netlab.closing');
 type ClosingSocket = Socket & { [CLOSING]?: true };
 
-function markClosing(req: IncomingMessage): void {
+function markClosing(req: ClientRequest): void {
   (req.socket as ClosingSocket)[CLOSING] = true;
+}
+
+/**
+ * A body may still be on its way: answering now means closing the connection, or its bytes would
+ * be read as the next request. A request without Content-Length or Transfer-Encoding has none
+ * (RFC 9112 §6.3), even while node:http has not marked it complete yet.
+ */
+function bodyUnread(req: ClientRequest): boolean {
+  if (req.complete) return false;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'transfer-encoding') return true;
+    if (name === 'content-length' && raw[i + 1]!.trim() !== '0') return true;
+  }
+  return false;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -113,7 +130,7 @@ function hostnameOf(host: string | undefined): string {
  * rate limit and the declared body size. Shared by plain requests and upgrades.
  */
 export function resolveRequest(
-  req: IncomingMessage,
+  req: ClientRequest,
   deps: Pick<HttpProxyDeps, 'settings' | 'routes' | 'trust'>,
   isUpgrade: boolean,
   nowMs: number,
@@ -219,6 +236,8 @@ export function classifyUpstreamError(err: Error & { code?: string }): {
 export interface HttpProxy {
   /** The `request` listener (a property, to be passed around unbound). */
   readonly handleRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The same for the fast path (fast-path.ts); false for what only node:http serves. */
+  readonly handleFast: FastHandler;
   /** Requests being proxied now. */
   inFlight(): number;
   /**
@@ -247,12 +266,12 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
    * instance with the same object). Methods live on the prototype: few closures per request.
    */
   class Exchange implements ResponseHandler {
-    readonly req: IncomingMessage;
-    readonly res: ServerResponse;
+    readonly req: ClientRequest;
+    readonly res: ClientResponse;
     readonly r: ResolvedRequest;
     readonly start: number;
     readonly upstreamRequest: UpstreamRequest;
-    readonly body: BodyReader | undefined;
+    readonly body: BodyReader | undefined = undefined;
     inst!: Instance;
     attempt = 0;
     attemptOpen = false;
@@ -262,7 +281,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     resumeOnDrain: (() => void) | undefined = undefined;
     readonly endWork: (() => void) | undefined;
 
-    constructor(req: IncomingMessage, res: ServerResponse, r: ResolvedRequest, start: number) {
+    constructor(req: ClientRequest, res: ClientResponse, r: ResolvedRequest, start: number) {
       this.endWork = deps.beginWork?.();
       this.req = req;
       this.res = res;
@@ -270,7 +289,11 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       this.start = start;
       const facts = r.facts;
       const hasBody = facts.contentLength > 0 || facts.chunked;
-      this.body = hasBody ? new BodyReader(req, r.route.bodyLimit) : undefined;
+      if (hasBody) {
+        // The fast path takes no request with Content-Length or Transfer-Encoding.
+        if (!(req instanceof IncomingMessage)) throw new Error('a request body on the fast path');
+        this.body = new BodyReader(req, r.route.bodyLimit);
+      }
       const sse = facts.accept !== undefined && facts.accept.includes('text/event-stream');
       const h = facts.headers;
       let headerLines = '';
@@ -460,7 +483,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       cause?: Error,
     ): void {
       if (reason !== undefined) metrics.rejected(reason);
-      const close = extra.close ?? !this.req.complete;
+      const close = extra.close ?? bodyUnread(this.req);
       if (close) markClosing(this.req);
       const status = sendGatewayProblem(this.res, error, {
         requestId: this.r.facts.requestId,
@@ -501,14 +524,14 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
   }
 
   const answerRejection = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientRequest,
+    res: ClientResponse,
     r: Rejection,
     start: number,
   ): void => {
     metrics.rejected(r.reason);
     // A body nobody will read: close rather than drain it.
-    const close = r.ctx.close === true || !req.complete;
+    const close = r.ctx.close === true || bodyUnread(req);
     if (close) markClosing(req);
     const status = sendGatewayProblem(res, r.error, { ...r.ctx, close });
     const series = r.route === undefined ? noRoute : seriesOf(r.route);
@@ -533,8 +556,8 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
 
   /** Picks an instance and sends the request there (again, for a request the startup held). */
   const forward = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientRequest,
+    res: ClientResponse,
     r: ResolvedRequest,
     start: number,
     mayHold: boolean,
@@ -572,8 +595,8 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
   };
 
   const resume = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientRequest,
+    res: ClientResponse,
     r: ResolvedRequest,
     start: number,
   ): void => {
@@ -598,6 +621,19 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
         return;
       }
       forward(req, res, resolution.value, start, true);
+    },
+    handleFast(req, res) {
+      if (draining) res.shouldKeepAlive = false;
+      const start = performance.now();
+      const resolution = resolveRequest(req, deps, false, Date.now());
+      if (!resolution.ok) {
+        // The admin endpoints are node:http's; resolveRequest had no side effect before them.
+        if (resolution.admin !== undefined) return false;
+        answerRejection(req, res, resolution, start);
+        return true;
+      }
+      forward(req, res, resolution.value, start, true);
+      return true;
     },
     inFlight: () => inFlight,
     setDraining() {

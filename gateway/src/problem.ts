@@ -1,6 +1,7 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '@netlab/shared';
+import type { ClientResponse } from './fast-path';
 
 export interface ProblemContext {
   requestId?: string | undefined;
@@ -24,7 +25,7 @@ export function problemBody(err: unknown, ctx: ProblemContext): { status: number
 }
 
 /** Writes problem details as the whole response; a response already begun is cut instead. */
-export function sendGatewayProblem(res: ServerResponse, err: unknown, ctx: ProblemContext): number {
+export function sendGatewayProblem(res: ClientResponse, err: unknown, ctx: ProblemContext): number {
   const { status, body } = problemBody(err, ctx);
   if (res.headersSent || res.destroyed) {
     res.destroy();

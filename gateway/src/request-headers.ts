@@ -1,5 +1,5 @@
 import { BlockList } from 'node:net';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest } from './fast-path';
 import { requestIdOf } from '@netlab/shared';
 import type { TrustedNetwork } from './config';
 import { gatewayError, type GatewayError } from './errors';
@@ -67,7 +67,7 @@ export function connectionTokens(value: string): Set<string> | undefined {
  * or malformed Host, a transfer coding other than chunked, TE on HTTP/1.0, too many headers).
  */
 export function inspectRequest(
-  req: IncomingMessage,
+  req: ClientRequest,
   maxHeaders: number,
   keepUpgrade: boolean,
 ): RequestFacts | GatewayError {
@@ -215,7 +215,7 @@ export function createProxyTrust(networks: readonly TrustedNetwork[]): ProxyTrus
 }
 
 /** The peer address, with IPv4-mapped IPv6 (`::ffff:1.2.3.4`) unwrapped. */
-export function peerAddress(req: IncomingMessage): string {
+export function peerAddress(req: ClientRequest): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
@@ -247,7 +247,7 @@ const VIA_PSEUDONYM = 'netlab-gateway';
  */
 export function addForwardingHeaders(
   facts: RequestFacts,
-  req: IncomingMessage,
+  req: ClientRequest,
   peer: string,
   trusted: boolean,
   host: string | undefined,

@@ -100,6 +100,8 @@ async function main(): Promise<void> {
       netlabGateway(dir, upstream.url),
       // The dashboard's per-request accounting is the difference between these two.
       netlabGateway(dir, upstream.url, 'netlab-gateway-no-dashboard', { DASHBOARD: 'false' }),
+      // What the fast path brings: every request through node:http's request/response streams.
+      netlabGateway(dir, upstream.url, 'netlab-gateway-node-http', { FAST_PATH: 'false' }),
       nginxProxy(dir, upstream.url),
       httpProxy(upstream.url),
       replyFrom(upstream.url),
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
           .map(([n, v]) => `${n} ${v}`)
           .join(
             ', ',
-          )}; netlab-gateway with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; netlab-gateway-no-dashboard the same with DASHBOARD=false`,
+          )}; netlab-gateway with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; netlab-gateway-no-dashboard the same with DASHBOARD=false; netlab-gateway-node-http the same with FAST_PATH=false`,
         ...targetNotes(rows),
       ],
     });

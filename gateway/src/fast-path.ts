@@ -1,0 +1,602 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * The gateway's fast path: most of what a proxy does per request on node:http's server is
+ * building an IncomingMessage and a ServerResponse, two streams the proxy barely uses (a request
+ * without a body, a head and a body written once). Here each connection is parsed by the same
+ * llhttp parser node:http uses, with the same strictness (no lenient flags, the same
+ * MAX_HEADER_SIZE), and the common request is served with two plain objects instead:
+ *
+ *   a complete, well-formed request head in hand, no body (no Content-Length, no
+ *   Transfer-Encoding), no Upgrade, no Expect, exactly one Host, an origin-form target, at most
+ *   32 header fields, and a path the proxy forwards (not `/-/…`).
+ *
+ * Anything else, and anything llhttp refuses, hands the connection to node:http for good: the
+ * request's bytes are put back on the socket and node:http's own connection handler takes it, so
+ * it answers exactly as it would have alone (400, 408, 413, 431, 100-continue, upgrades, bodies,
+ * the admin endpoints). The fast path never answers a malformed request itself, which is why the
+ * smuggling corpus cannot tell the two apart. Requests on one connection are served one at a
+ * time, in order (pipelined ones wait, unparsed). DECISIONS.md #62.
+ */
+
+/** What the proxy reads from a client request: node:http's IncomingMessage or a FastRequest. */
+export interface ClientRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly rawHeaders: string[];
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  readonly socket: Socket;
+  /** The whole request (body included) has been read. */
+  readonly complete: boolean;
+}
+
+/** What the proxy does with a response: node:http's ServerResponse or a FastResponse. */
+export interface ClientResponse {
+  writeHead(statusCode: number, headers: string[]): unknown;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer | string): unknown;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+  destroy(): unknown;
+  /** Writes the head now (event streams), instead of with the first body bytes. */
+  flushHeaders(): void;
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly statusCode: number;
+  shouldKeepAlive: boolean;
+}
+
+/** The part of node's `_http_common` used here: the HTTPParser binding node:http parses with. */
+interface HttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | (Error & { code?: string });
+  close(): void;
+  [callback: number]: unknown;
+  conn?: FastConnection;
+}
+interface HttpCommon {
+  HTTPParser: {
+    new (): HttpParser;
+    REQUEST: number;
+    kOnHeaders: number;
+    kOnHeadersComplete: number;
+    kLenientNone: number;
+  };
+  methods: readonly string[];
+}
+
+const common = process.getBuiltinModule('_http_common') as HttpCommon | undefined;
+
+/** False when this Node has no `_http_common` parser: every connection then goes to node:http. */
+export const FAST_PATH_AVAILABLE = typeof common?.HTTPParser === 'function';
+
+/**
+ * llhttp's answer to `on_headers_complete` meaning "no body follows, stop here": `execute`
+ * returns at the end of the head, so every request's end is a known byte offset (where the next
+ * one starts, or where node:http takes over).
+ */
+const STOP_AFTER_HEAD = 2;
+const CONNECT = 'CONNECT';
+
+export class FastRequest implements ClientRequest {
+  readonly complete = true;
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly rawHeaders: string[],
+    readonly httpVersionMajor: number,
+    readonly httpVersionMinor: number,
+    readonly socket: Socket,
+  ) {}
+}
+
+let cachedDate: string | undefined;
+/** The Date header, built at most once a second (as node:http does). */
+function httpDate(): string {
+  if (cachedDate === undefined) {
+    const now = new Date();
+    cachedDate = now.toUTCString();
+    setTimeout(() => (cachedDate = undefined), 1000 - now.getMilliseconds()).unref();
+  }
+  return cachedDate;
+}
+
+const CRLF = '\r\n';
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+/** Up to this size a body is copied next to its head for a single write. */
+const ONE_WRITE_MAX = 16 * 1024;
+
+/**
+ * A response written straight to the socket: the head is built as one string when the proxy
+ * calls writeHead and goes out with the first body bytes (one write, corked). Framing as
+ * node:http frames it: the upstream's Content-Length when there is one, else chunked for
+ * HTTP/1.1 and close-delimited for HTTP/1.0; no body for HEAD, 204 and 304.
+ */
+export class FastResponse implements ClientResponse {
+  statusCode = 200;
+  shouldKeepAlive: boolean;
+  headersSent = false;
+  finished = false;
+  private head: string | undefined;
+  private chunked = false;
+  private bodyless: boolean;
+  private onClose: (() => void) | undefined;
+
+  constructor(
+    private readonly conn: FastConnection,
+    private readonly socket: Socket,
+    private readonly headRequest: boolean,
+    private readonly http10: boolean,
+    keepAlive: boolean,
+  ) {
+    this.shouldKeepAlive = keepAlive;
+    this.bodyless = headRequest;
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  writeHead(statusCode: number, headers: string[]): this {
+    this.statusCode = statusCode;
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}${CRLF}`;
+    let length = false;
+    let date = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      if (name === 'content-length') length = true;
+      else if (name === 'date') date = true;
+      else if (name === 'connection') {
+        if (value === 'close') this.shouldKeepAlive = false;
+        continue;
+      }
+      head += `${name}: ${value}${CRLF}`;
+    }
+    if (!date) head += `date: ${httpDate()}${CRLF}`;
+    if (statusCode === 204 || statusCode === 304 || statusCode < 200) this.bodyless = true;
+    if (!length && !this.bodyless) {
+      // An HTTP/1.0 client cannot read chunks: the end of the body is the end of the connection.
+      if (this.http10) this.shouldKeepAlive = false;
+      else {
+        this.chunked = true;
+        head += `transfer-encoding: chunked${CRLF}`;
+      }
+    }
+    head += this.shouldKeepAlive ? this.conn.lane.keepAliveHeader : `connection: close${CRLF}`;
+    this.head = head + CRLF;
+    return this;
+  }
+
+  flushHeaders(): void {
+    if (this.head === undefined || this.headersSent) return;
+    this.headersSent = true;
+    this.socket.write(this.head, 'latin1');
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.socket.destroyed) return false;
+    if (this.bodyless || chunk.length === 0) {
+      if (!this.headersSent) this.flushHeaders();
+      return true;
+    }
+    const socket = this.socket;
+    socket.cork();
+    if (!this.headersSent) this.flushHeaders();
+    if (this.chunked) socket.write(`${chunk.length.toString(16)}${CRLF}`, 'latin1');
+    let ok = socket.write(chunk);
+    if (this.chunked) ok = socket.write(CRLF, 'latin1');
+    socket.uncork();
+    return ok;
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.finished) return this;
+    this.finished = true;
+    const head = this.head;
+    if (
+      head !== undefined &&
+      !this.headersSent &&
+      !this.chunked &&
+      typeof chunk !== 'string' &&
+      !this.socket.destroyed
+    ) {
+      // The whole response at once (the common case): head and body copied into one buffer
+      // (a slice of Node's pool when small) and one write, instead of a corked writev.
+      this.headersSent = true;
+      if (this.bodyless || chunk === undefined || chunk.length === 0) {
+        this.socket.write(head, 'latin1');
+      } else if (chunk.length <= ONE_WRITE_MAX) {
+        const out = Buffer.allocUnsafe(head.length + chunk.length);
+        out.write(head, 0, 'latin1');
+        chunk.copy(out, head.length);
+        this.socket.write(out);
+      } else {
+        this.socket.cork();
+        this.socket.write(head, 'latin1');
+        this.socket.write(chunk);
+        this.socket.uncork();
+      }
+    } else if (!this.socket.destroyed) {
+      const socket = this.socket;
+      socket.cork();
+      if (chunk !== undefined && chunk.length > 0) {
+        this.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      } else if (!this.headersSent) {
+        this.flushHeaders();
+      }
+      if (this.chunked && !this.bodyless) socket.write(LAST_CHUNK);
+      socket.uncork();
+    }
+    this.conn.responseDone(this);
+    return this;
+  }
+
+  once(event: 'close' | 'drain', listener: () => void): this {
+    if (event === 'drain') this.socket.once('drain', listener);
+    else this.onClose = listener;
+    return this;
+  }
+
+  destroy(): this {
+    this.socket.destroy();
+    return this;
+  }
+
+  /** The connection closed: tells the proxy if this response was still being written. */
+  closed(): void {
+    if (!this.finished) this.onClose?.();
+  }
+}
+
+/** Serves a fast request; false when node:http must take it (the admin endpoints). */
+export type FastHandler = (req: FastRequest, res: FastResponse) => boolean;
+
+export interface FastPathOptions {
+  /** MAX_HEADER_SIZE: the same head limit node:http's parser enforces. */
+  maxHeaderSize: number;
+  /** MAX_HEADERS: a head with more fields goes to node:http, which answers 431. */
+  maxHeaders: number;
+  /** KEEPALIVE_TIMEOUT: an idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+}
+
+export interface FastPath {
+  /** Connections the fast path serves now (not counting those handed to node:http). */
+  open(): number;
+  /** Requests served on the fast path so far. */
+  served(): number;
+  /** Connections handed to node:http so far. */
+  handedOff(): number;
+  /** Closes connections between requests; the others close after their response. */
+  closeIdle(): void;
+  /** Destroys every connection the fast path still holds. */
+  destroyAll(): void;
+  close(): void;
+}
+
+/** Bytes held while a response is in flight (pipelined requests) before the socket is paused. */
+const MAX_HELD = 64 * 1024;
+
+class FastConnection {
+  readonly parser: HttpParser;
+  held: Buffer | undefined = undefined;
+  busy = false;
+  parsing = false;
+  readEnded = false;
+  closing = false;
+  done = false;
+  idleSince = Date.now();
+  res: FastResponse | undefined = undefined;
+  // The head llhttp just parsed (set from its callback, used once `execute` returns).
+  seen = false;
+  eligible = true;
+  method = '';
+  url = '';
+  headers: string[] = [];
+  major = 1;
+  minor = 1;
+  keepAlive = true;
+
+  constructor(
+    readonly lane: FastLane,
+    readonly socket: Socket,
+  ) {
+    this.parser = new common!.HTTPParser();
+    this.parser.initialize(
+      common!.HTTPParser.REQUEST,
+      {},
+      lane.options.maxHeaderSize,
+      common!.HTTPParser.kLenientNone,
+    );
+    this.parser.conn = this;
+    this.parser[common!.HTTPParser.kOnHeaders] = onHeaders;
+    this.parser[common!.HTTPParser.kOnHeadersComplete] = onHeadersComplete;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  readonly onData = (chunk: Buffer): void => {
+    this.held = this.held === undefined ? chunk : Buffer.concat([this.held, chunk]);
+    if (this.busy) {
+      if (this.held.length > MAX_HELD) this.socket.pause();
+      return;
+    }
+    this.run();
+  };
+
+  readonly onEnd = (): void => {
+    this.readEnded = true;
+    if (!this.busy) this.run();
+  };
+
+  readonly onError = (): void => {
+    this.socket.destroy();
+  };
+
+  readonly onClose = (): void => {
+    this.finish();
+    this.res?.closed();
+  };
+
+  /** Serves the held requests one by one until one is in flight, or the bytes run out. */
+  run(): void {
+    if (this.parsing) return;
+    this.parsing = true;
+    while (!this.busy && !this.done && this.held !== undefined) {
+      const buf = this.held;
+      this.seen = false;
+      this.eligible = true;
+      const parsed = this.parser.execute(buf);
+      if (typeof parsed !== 'number' || !this.seen || !this.eligible) {
+        // Refused by llhttp, an incomplete head, or not a request for the fast path: node:http
+        // takes the connection from this request's first byte on.
+        this.handOff(buf);
+        break;
+      }
+      this.held = parsed < buf.length ? buf.subarray(parsed) : undefined;
+      if (!this.keepAlive) {
+        // The client said close (or HTTP/1.0 without keep-alive): nothing after this is read.
+        this.closing = true;
+        this.held = undefined;
+      }
+      this.serve(buf);
+    }
+    this.parsing = false;
+    if (!this.busy && !this.done && this.held === undefined && this.readEnded) {
+      this.finish();
+      this.socket.end();
+    }
+  }
+
+  serve(buf: Buffer): void {
+    const req = new FastRequest(
+      this.method,
+      this.url,
+      this.headers,
+      this.major,
+      this.minor,
+      this.socket,
+    );
+    const res = new FastResponse(
+      this,
+      this.socket,
+      this.method === 'HEAD',
+      this.minor === 0,
+      !this.closing && !this.lane.draining,
+    );
+    this.busy = true;
+    this.res = res;
+    this.lane.servedCount++;
+    if (!this.lane.handler(req, res)) {
+      this.lane.servedCount--;
+      this.busy = false;
+      this.res = undefined;
+      this.handOff(buf);
+    }
+  }
+
+  responseDone(res: FastResponse): void {
+    if (this.res !== res) return;
+    this.res = undefined;
+    this.busy = false;
+    if (!res.shouldKeepAlive || this.closing) {
+      this.finish();
+      this.socket.end();
+      return;
+    }
+    this.idleSince = Date.now();
+    if (this.socket.isPaused()) this.socket.resume();
+    this.run();
+  }
+
+  handOff(bytes: Buffer): void {
+    const socket = this.socket;
+    this.finish();
+    socket.pause();
+    socket.removeListener('data', this.onData);
+    socket.removeListener('end', this.onEnd);
+    socket.removeListener('error', this.onError);
+    socket.removeListener('close', this.onClose);
+    socket.unshift(bytes);
+    this.lane.handOff(socket);
+    // node:http listens for 'data' now; the bytes put back come first.
+    socket.resume();
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.held = undefined;
+    this.parser.conn = undefined;
+    this.parser.close();
+    this.lane.connections.delete(this);
+  }
+}
+
+function onHeaders(this: HttpParser): void {
+  // More than 32 fields arrive in batches: rare enough to leave to node:http.
+  if (this.conn !== undefined) this.conn.eligible = false;
+}
+
+function onHeadersComplete(
+  this: HttpParser,
+  major: number,
+  minor: number,
+  headers: string[] | undefined,
+  method: number,
+  url: string | undefined,
+  _statusCode: unknown,
+  _statusMessage: unknown,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number {
+  const c = this.conn;
+  if (c === undefined) return STOP_AFTER_HEAD;
+  c.seen = true;
+  const name = common!.methods[method] ?? CONNECT;
+  if (
+    headers === undefined ||
+    url === undefined ||
+    upgrade ||
+    name === CONNECT ||
+    url.charCodeAt(0) !== 0x2f ||
+    headers.length > c.lane.maxHeaderFields ||
+    !plainHead(headers)
+  ) {
+    c.eligible = false;
+    return STOP_AFTER_HEAD;
+  }
+  c.method = name;
+  c.url = url;
+  c.headers = headers;
+  c.major = major;
+  c.minor = minor;
+  c.keepAlive = keepAlive;
+  return STOP_AFTER_HEAD;
+}
+
+/** One Host; no body (Content-Length, Transfer-Encoding) and no Expect. */
+function plainHead(headers: string[]): boolean {
+  let hosts = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    // Only the names that matter are lowercased: by length first, most names skip it.
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') hosts++;
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') return false;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') return false;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') return false;
+        break;
+    }
+  }
+  return hosts === 1;
+}
+
+class FastLane implements FastPath {
+  readonly connections = new Set<FastConnection>();
+  draining = false;
+  servedCount = 0;
+  handedOffCount = 0;
+  /** MAX_HEADERS as the length of llhttp's flat [name, value, …] list. */
+  readonly maxHeaderFields: number;
+  /** `Connection: keep-alive` and its timeout, as node:http announces them. */
+  readonly keepAliveHeader: string;
+  private readonly sweep: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly options: FastPathOptions,
+    readonly handler: FastHandler,
+    readonly handOff: (socket: Socket) => void,
+  ) {
+    this.maxHeaderFields = options.maxHeaders * 2;
+    const idleMs = options.keepAliveTimeoutMs;
+    this.keepAliveHeader =
+      idleMs > 0
+        ? `connection: keep-alive${CRLF}keep-alive: timeout=${Math.floor(idleMs / 1000)}${CRLF}`
+        : `connection: keep-alive${CRLF}`;
+    if (idleMs > 0) {
+      // One timer for every connection instead of one per socket (cf. client-idle-sweep.ts):
+      // an idle connection closes between KEEPALIVE_TIMEOUT and a quarter of it later.
+      this.sweep = setInterval(
+        () => {
+          const now = Date.now();
+          for (const c of this.connections) {
+            if (!c.busy && c.held === undefined && now - c.idleSince >= idleMs) {
+              c.finish();
+              c.socket.end();
+            }
+          }
+        },
+        Math.max(10, Math.min(1000, Math.floor(idleMs / 4))),
+      );
+      this.sweep.unref();
+    }
+  }
+
+  accept(socket: Socket): void {
+    this.connections.add(new FastConnection(this, socket));
+  }
+
+  open(): number {
+    return this.connections.size;
+  }
+
+  served(): number {
+    return this.servedCount;
+  }
+
+  handedOff(): number {
+    return this.handedOffCount;
+  }
+
+  closeIdle(): void {
+    this.draining = true;
+    for (const c of this.connections) {
+      if (c.busy) continue;
+      c.finish();
+      c.socket.end();
+    }
+  }
+
+  destroyAll(): void {
+    for (const c of [...this.connections]) c.socket.destroy();
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+}
+
+/**
+ * Puts the fast path in front of `server`: node:http's own connection handler is taken off the
+ * server and called only for the connections handed over, so `listen`, `close`, the connection
+ * limit and node:http's timeouts work as before.
+ */
+export function installFastPath(
+  server: Server,
+  options: FastPathOptions,
+  handler: FastHandler,
+): FastPath {
+  const [nodeHandler] = server.listeners('connection') as ((socket: Socket) => void)[];
+  if (!FAST_PATH_AVAILABLE || nodeHandler === undefined) {
+    throw new Error('this Node has no _http_common parser for the fast path');
+  }
+  server.removeListener('connection', nodeHandler);
+  const lane = new FastLane(options, handler, (socket) => {
+    lane.handedOffCount++;
+    nodeHandler.call(server, socket);
+  });
+  server.on('connection', (socket: Socket) => lane.accept(socket));
+  return lane;
+}
