@@ -18,8 +18,9 @@ interface Parsed {
   body: string;
 }
 
-const GENERATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+/** A request id the gateway made (requestIdOf): a per-process prefix and a counter. */
+const GENERATED_ID = /^[0-9a-f]{12}-\d+$/;
+const GENERATED_IDS = /[0-9a-f]{12}-\d+/g;
 
 /**
  * Splits what a connection received into responses, framing each as a client must (RFC 9112
@@ -72,7 +73,7 @@ function parseResponses(
       .filter(([n]) => n !== 'date')
       .map(([n, v]) => `${n}: ${n === 'x-request-id' && GENERATED_ID.test(v) ? '<generated>' : v}`)
       .sort();
-    responses.push({ status, headers, body: body.replace(UUID, '<generated>') });
+    responses.push({ status, headers, body: body.replace(GENERATED_IDS, '<generated>') });
   }
   return { responses, complete: true };
 }

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream';
 import {
   createHttpLogger,
   netlabError,
   REQUEST_ID_HEADER,
+  requestIdOf,
   sendProblem,
   toProblem,
   type Health,
@@ -164,20 +164,6 @@ function readJson(req: IncomingMessage, max: number): Promise<unknown> {
     req.on('end', onJsonEnd);
     req.on('error', onJsonError);
   });
-}
-
-// The caller's id when it is a sane token (the shared runtime's rule, so that a trace crosses the
-// gateway and the services), else a new one: a per-process random prefix and a counter, as nginx
-// and Go's chi do, rather than a UUID per request (random bytes and formatting on the hot path).
-const VALID_REQUEST_ID = /^[\w.:@-]{1,128}$/;
-const ID_PREFIX = randomBytes(6).toString('hex');
-let idCounter = 0;
-
-export function requestIdOf(headerValue: string | string[] | undefined): string {
-  const value = Array.isArray(headerValue) ? headerValue[0] : headerValue;
-  if (value !== undefined && VALID_REQUEST_ID.test(value)) return value;
-  idCounter = idCounter === Number.MAX_SAFE_INTEGER ? 1 : idCounter + 1;
-  return `${ID_PREFIX}-${idCounter}`;
 }
 
 /** Per request: the lifecycle's end of work, and the running fetch's cancel (CancelHook). */

@@ -6,7 +6,6 @@ import { createLogger } from '@netlab/shared';
 import { waitFor } from '@netlab/shared/testing';
 import { request } from 'undici';
 import type { DownloadRecord } from '../src/download-manager';
-import { requestIdOf } from '../src/http-api';
 import { startApp, type App } from './fixtures/app';
 import { startUpstream, type Upstream } from './fixtures/fetcher';
 import { createRoutes, type Routes } from './fixtures/routes';
@@ -68,15 +67,6 @@ describe('POST /fetch', () => {
     const other = await request(`${app.url}/downloads`, { headers: { 'x-request-id': 'trace-3' } });
     expect(other.headers['x-request-id']).toBe('trace-3');
     await other.body.dump();
-  });
-
-  it('makes ids of one prefix and a counter, and replaces an id that is not a sane token', () => {
-    const [a, b] = [requestIdOf(undefined), requestIdOf(undefined)];
-    const [, prefix, n] = /^([0-9a-f]{12})-(\d+)$/.exec(a)!;
-    expect(b).toBe(`${prefix}-${Number(n) + 1}`);
-    expect(requestIdOf(['trace-9', 'other'])).toBe('trace-9');
-    expect(requestIdOf('bad id\nINFO forged')).toMatch(/^[0-9a-f]{12}-\d+$/);
-    expect(requestIdOf('x'.repeat(129))).toMatch(/^[0-9a-f]{12}-\d+$/);
   });
 
   it('gives the request logger its id, so the reply and the log line name the same one', async () => {

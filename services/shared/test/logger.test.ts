@@ -26,9 +26,14 @@ describe('requestIdOf', () => {
   it('keeps a sane caller id and replaces anything that could forge log lines', () => {
     expect(requestIdOf('abc-123')).toBe('abc-123');
     expect(requestIdOf(['first', 'second'])).toBe('first');
-    expect(requestIdOf('bad\nid')).toMatch(/^[0-9a-f-]{36}$/);
-    expect(requestIdOf('x'.repeat(200))).toMatch(/^[0-9a-f-]{36}$/);
-    expect(requestIdOf(undefined)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requestIdOf('bad\nid INFO forged')).toMatch(/^[0-9a-f]{12}-\d+$/);
+    expect(requestIdOf('x'.repeat(129))).toMatch(/^[0-9a-f]{12}-\d+$/);
+  });
+
+  it('makes new ids of one per-process prefix and a counter', () => {
+    const [a, b] = [requestIdOf(undefined), requestIdOf(undefined)];
+    const [, prefix, n] = /^([0-9a-f]{12})-(\d+)$/.exec(a)!;
+    expect(b).toBe(`${prefix}-${Number(n) + 1}`);
   });
 });
 
@@ -47,7 +52,7 @@ describe('createHttpLogger', () => {
       });
       expect(given.headers.get(REQUEST_ID_HEADER)).toBe('trace-1');
       const generated = await fetch(`http://127.0.0.1:${port}/y`);
-      expect(generated.headers.get(REQUEST_ID_HEADER)).toMatch(/^[0-9a-f-]{36}$/);
+      expect(generated.headers.get(REQUEST_ID_HEADER)).toMatch(/^[0-9a-f]{12}-\d+$/);
       const logged = lines().filter((l) => l.component === 'http');
       expect(logged.map((l) => (l.req as { id: string }).id)).toContain('trace-1');
     } finally {
