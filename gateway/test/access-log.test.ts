@@ -69,6 +69,38 @@ describe('the access log', () => {
     expect(JSON.parse(writes[3]!)).toMatchObject({ path: `/${'p'.repeat(5000)}` });
   });
 
+  it('reuses a batch buffer only after its writer said it was written', () => {
+    const held: { chunk: Buffer; copy: string; written: () => void }[] = [];
+    const log = createAccessLog({
+      service: 'gateway',
+      instance: 'gateway-1',
+      level: 'info',
+      write: (chunk, written) => held.push({ chunk, copy: chunk.toString('latin1'), written }) > 0,
+      batchBytes: 2000,
+      flushMs: 1000,
+    });
+    const fill = (from: number, batches: number) => {
+      let n = from;
+      const before = held.length;
+      while (held.length < before + batches)
+        log.line('info', { ...record, status: n++ }, 'request');
+      return n;
+    };
+    // Nothing written back yet: every batch has a buffer of its own, none is overwritten.
+    let n = fill(100, 5);
+    const buffers = new Set(held.map((h) => h.chunk.buffer));
+    expect(buffers.size).toBe(5);
+    for (const h of held) expect(h.chunk.toString('latin1')).toBe(h.copy);
+    // Written back: after the batch being filled (already a buffer of its own), the next ones
+    // reuse those buffers instead of new ones.
+    for (const h of held.splice(0)) h.written();
+    fill(n, 3);
+    expect(held.map((h) => buffers.has(h.chunk.buffer))).toEqual([false, true, true]);
+    for (const h of held) expect(h.chunk.toString('latin1')).toBe(h.copy);
+    const lines = held.flatMap((h) => h.copy.trim().split('\n'));
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ reqId: 'r-1' });
+  });
+
   it('writes exactly the line pino would write for the same fields (time aside)', async () => {
     const { log, lines } = capture();
     log.line('warn', { ...record, status: 502, err: 'refused' }, 'request failed');
