@@ -87,7 +87,7 @@ describe('the access log', () => {
       return n;
     };
     // Nothing written back yet: every batch has a buffer of its own, none is overwritten.
-    let n = fill(100, 5);
+    const n = fill(100, 5);
     const buffers = new Set(held.map((h) => h.chunk.buffer));
     expect(buffers.size).toBe(5);
     for (const h of held) expect(h.chunk.toString('latin1')).toBe(h.copy);
