@@ -320,6 +320,8 @@ class FastConnection {
   }
 
   readonly onData = (chunk: Buffer): void => {
+    // Closing (the client said so, or a draining gateway): what else it sends is not read.
+    if (this.done) return;
     this.held = this.held === undefined ? chunk : Buffer.concat([this.held, chunk]);
     if (this.busy) {
       if (this.held.length > MAX_HELD) this.socket.pause();
