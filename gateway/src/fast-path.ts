@@ -269,11 +269,11 @@ export interface FastPath {
   served(): number;
   /** Connections handed to node:http so far. */
   handedOff(): number;
-  /** Closes connections between requests; the others close after their response. */
-  closeIdle(): void;
-  /** Destroys every connection the fast path still holds. */
-  destroyAll(): void;
-  close(): void;
+  /**
+   * Shutdown: connections between requests close now, the others after their response (which
+   * says `Connection: close`), any left at `graceMs` are destroyed. True when all closed in time.
+   */
+  close(graceMs: number): Promise<boolean>;
 }
 
 /** Bytes held while a response is in flight (pipelined requests) before the socket is paused. */
@@ -368,10 +368,7 @@ class FastConnection {
       this.serve(buf);
     }
     this.parsing = false;
-    if (!this.busy && !this.done && this.held === undefined && this.readEnded) {
-      this.finish();
-      this.socket.end();
-    }
+    if (!this.busy && !this.done && this.held === undefined && this.readEnded) this.close();
   }
 
   serve(buf: Buffer): void {
@@ -406,8 +403,7 @@ class FastConnection {
     this.res = undefined;
     this.busy = false;
     if (!res.shouldKeepAlive || this.closing) {
-      this.finish();
-      this.socket.end();
+      this.close();
       return;
     }
     this.idleSince = Date.now();
@@ -427,6 +423,12 @@ class FastConnection {
     this.lane.handOff(socket);
     // node:http listens for 'data' now; the bytes put back come first.
     socket.resume();
+  }
+
+  /** Done with the connection: ends it once what was written has gone out. */
+  close(): void {
+    this.finish();
+    this.socket.end();
   }
 
   finish(): void {
@@ -534,10 +536,7 @@ class FastLane implements FastPath {
         () => {
           const now = Date.now();
           for (const c of this.connections) {
-            if (!c.busy && c.held === undefined && now - c.idleSince >= idleMs) {
-              c.finish();
-              c.socket.end();
-            }
+            if (!c.busy && c.held === undefined && now - c.idleSince >= idleMs) c.close();
           }
         },
         Math.max(10, Math.min(1000, Math.floor(idleMs / 4))),
@@ -562,21 +561,27 @@ class FastLane implements FastPath {
     return this.handedOffCount;
   }
 
-  closeIdle(): void {
+  close(graceMs: number): Promise<boolean> {
     this.draining = true;
-    for (const c of this.connections) {
-      if (c.busy) continue;
-      c.finish();
-      c.socket.end();
-    }
-  }
-
-  destroyAll(): void {
-    for (const c of [...this.connections]) c.socket.destroy();
-  }
-
-  close(): void {
     clearInterval(this.sweep);
+    return new Promise((resolve) => {
+      let inTime = true;
+      const closeIdle = (): void => {
+        for (const c of this.connections) if (!c.busy) c.close();
+        if (this.connections.size > 0) return;
+        clearInterval(sweep);
+        clearTimeout(deadline);
+        resolve(inTime);
+      };
+      // As closeHttpServer does for node:http's connections: idle ones now and as they become
+      // idle, the rest at the deadline.
+      const sweep = setInterval(closeIdle, 50);
+      const deadline = setTimeout(() => {
+        inTime = false;
+        for (const c of [...this.connections]) c.socket.destroy();
+      }, graceMs);
+      closeIdle();
+    });
   }
 }
 

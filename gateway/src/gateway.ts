@@ -262,23 +262,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }, streamGraceMs);
       // Dashboards' event streams never end on their own: end them as the listener stops.
       const dashboardClosed = dashboard.close();
-      // Fast-path connections are not node:http's to close: idle ones go now, busy ones after
-      // their response (which says `Connection: close`), the rest at the deadline.
-      fast?.closeIdle();
-      const fastSweep = fast && setInterval(() => fast.closeIdle(), 50);
-      const fastDeadline = fast && setTimeout(() => fast.destroyAll(), graceMs);
-      const [httpInTime, tcpInTime] = await Promise.all([
+      // Fast-path connections are not node:http's to close.
+      const [httpInTime, tcpInTime, fastInTime] = await Promise.all([
         closeHttpServer(server, graceMs),
         tcp.close(streamGraceMs),
+        fast?.close(graceMs) ?? true,
       ]);
-      clearInterval(fastSweep);
-      clearTimeout(fastDeadline);
-      fast?.close();
       clearTimeout(cutStreams);
       idleSweep.close();
       await dashboardClosed;
       await upstreams.close();
-      return httpInTime && tcpInTime;
+      return httpInTime && tcpInTime && fastInTime;
     },
   };
 }

@@ -606,35 +606,31 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
     forward(req, res, r, start, false);
   };
 
+  /**
+   * Resolves a request and forwards or refuses it; an admin path comes back unanswered, for the
+   * caller to serve (resolveRequest has had no side effect before it).
+   */
+  const proxy = (req: ClientRequest, res: ClientResponse): string | undefined => {
+    if (draining) res.shouldKeepAlive = false;
+    const start = performance.now();
+    const resolution = resolveRequest(req, deps, false, Date.now());
+    if (resolution.ok) forward(req, res, resolution.value, start, true);
+    else if (resolution.admin !== undefined) return resolution.admin;
+    else answerRejection(req, res, resolution, start);
+    return undefined;
+  };
+
   return {
     handleRequest(req, res) {
       if ((req.socket as ClosingSocket)[CLOSING] === true) {
         req.socket.destroy();
         return;
       }
-      if (draining) res.shouldKeepAlive = false;
-      const start = performance.now();
-      const resolution = resolveRequest(req, deps, false, Date.now());
-      if (!resolution.ok) {
-        if (resolution.admin === undefined) answerRejection(req, res, resolution, start);
-        else deps.admin(req, res, resolution.admin);
-        return;
-      }
-      forward(req, res, resolution.value, start, true);
+      const admin = proxy(req, res);
+      if (admin !== undefined) deps.admin(req, res, admin);
     },
-    handleFast(req, res) {
-      if (draining) res.shouldKeepAlive = false;
-      const start = performance.now();
-      const resolution = resolveRequest(req, deps, false, Date.now());
-      if (!resolution.ok) {
-        // The admin endpoints are node:http's; resolveRequest had no side effect before them.
-        if (resolution.admin !== undefined) return false;
-        answerRejection(req, res, resolution, start);
-        return true;
-      }
-      forward(req, res, resolution.value, start, true);
-      return true;
-    },
+    // The admin endpoints are node:http's.
+    handleFast: (req, res) => proxy(req, res) === undefined,
     inFlight: () => inFlight,
     setDraining() {
       draining = true;

@@ -2,7 +2,6 @@ import {
   NATS_REQUEST_ID_HEADER,
   netlabError,
   subjects,
-  toProblem,
   type Logger,
   type Msg,
   type NatsConnection,
@@ -10,7 +9,13 @@ import {
 } from '@netlab/shared';
 import { parseDownloadStart, type DownloadManager } from './download-manager';
 import { fetcherError } from './errors';
-import { FETCH_QUEUE_GROUP } from './nats-endpoint';
+import {
+  envelopeOf,
+  FETCH_QUEUE_GROUP,
+  problemOf,
+  respondProblem,
+  type ServiceMsg,
+} from './nats-endpoint';
 
 /**
  * Downloads over NATS, the same as `POST /downloads` and `GET|DELETE /downloads/:id`:
@@ -49,22 +54,12 @@ export interface DownloadEndpoints {
   drain(): void;
 }
 
-type ServiceMsg = Msg & {
-  respondError(code: number, description: string, data?: Uint8Array): boolean;
-};
-
 const encoder = new TextEncoder();
 
 export function addDownloadEndpoints(deps: DownloadEndpointsDeps): DownloadEndpoints {
   const log = deps.logger.child({ component: 'nats-downloads' });
   const subscriptions = new Map<string, { unsubscribe(): void }>();
   let draining = false;
-
-  const problemOf = (err: unknown, instance: string) => {
-    const problem = toProblem(err, instance);
-    if (problem.code === 'INTERNAL') log.error({ err }, 'unexpected error');
-    return problem;
-  };
 
   deps.service.addEndpoint('download', {
     subject: downloadSubjects.start,
@@ -80,16 +75,7 @@ export function addDownloadEndpoints(deps: DownloadEndpointsDeps): DownloadEndpo
         if (draining) {
           throw netlabError('SHUTTING_DOWN', 'This fetcher instance is draining; ask again.');
         }
-        let raw: unknown;
-        try {
-          raw = m.json();
-        } catch (e) {
-          throw fetcherError(
-            'FETCH_INVALID_REQUEST',
-            `The envelope is not JSON: ${(e as Error).message}`,
-          );
-        }
-        const { envelope, options } = parseDownloadStart(raw);
+        const { envelope, options } = parseDownloadStart(envelopeOf(m));
         const requestId = m.headers?.get(NATS_REQUEST_ID_HEADER) || undefined;
         const record = deps.downloads.start(envelope, {
           ...options,
@@ -97,12 +83,7 @@ export function addDownloadEndpoints(deps: DownloadEndpointsDeps): DownloadEndpo
         });
         m.respond(encoder.encode(JSON.stringify(record)));
       } catch (e) {
-        const problem = problemOf(e, downloadSubjects.start);
-        m.respondError(
-          problem.status,
-          problem.code,
-          encoder.encode(JSON.stringify({ error: problem })),
-        );
+        respondProblem(m, e, downloadSubjects.start, log);
       }
     },
   });
@@ -122,7 +103,7 @@ export function addDownloadEndpoints(deps: DownloadEndpointsDeps): DownloadEndpo
         throw fetcherError('FETCH_DOWNLOAD_NOT_FOUND', `No download ${id}.`);
       msg.respond(encoder.encode(JSON.stringify(record)));
     } catch (err) {
-      msg.respond(encoder.encode(JSON.stringify({ error: problemOf(err, msg.subject) })));
+      msg.respond(encoder.encode(JSON.stringify({ error: problemOf(err, msg.subject, log) })));
     }
   };
 

@@ -33,11 +33,44 @@ export interface FetchEndpointDeps {
 }
 
 /** The micro service message (@nats-io/services' ServiceMsg, which @netlab/shared does not re-export). */
-type ServiceMsg = Msg & {
+export type ServiceMsg = Msg & {
   respondError(code: number, description: string, data?: Uint8Array): boolean;
 };
 
 const encoder = new TextEncoder();
+
+/** The request's JSON envelope; FETCH_INVALID_REQUEST when it is not JSON. */
+export function envelopeOf(msg: Msg): unknown {
+  try {
+    return msg.json();
+  } catch (err) {
+    throw fetcherError(
+      'FETCH_INVALID_REQUEST',
+      `The envelope is not JSON: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Problem details for a failure; an unexpected one is logged. */
+export function problemOf(
+  err: unknown,
+  instance: string,
+  log: Logger,
+): ReturnType<typeof toProblem> {
+  const problem = toProblem(err, instance);
+  if (problem.code === 'INTERNAL') log.error({ err }, 'unexpected error');
+  return problem;
+}
+
+/** Replies `{"error": <problem details>}` with the micro service error headers. */
+export function respondProblem(msg: ServiceMsg, err: unknown, instance: string, log: Logger): void {
+  const problem = problemOf(err, instance, log);
+  msg.respondError(
+    problem.status,
+    problem.code,
+    encoder.encode(JSON.stringify({ error: problem })),
+  );
+}
 // Room for the reply's NATS headers and protocol line within max_payload.
 const HEADROOM = 4096;
 
@@ -53,15 +86,8 @@ export function addFetchEndpoint(deps: FetchEndpointDeps): FetchEndpoint {
   let draining = false;
   let idle: (() => void) | undefined;
 
-  const fail = (msg: ServiceMsg, err: unknown): void => {
-    const problem = toProblem(err, subjects.fetcherFetch);
-    if (problem.code === 'INTERNAL') log.error({ err }, 'unexpected error');
-    msg.respondError(
-      problem.status,
-      problem.code,
-      encoder.encode(JSON.stringify({ error: problem })),
-    );
-  };
+  const fail = (msg: ServiceMsg, err: unknown): void =>
+    respondProblem(msg, err, subjects.fetcherFetch, log);
 
   const handle = async (msg: ServiceMsg): Promise<void> => {
     const requestId = msg.headers?.get(NATS_REQUEST_ID_HEADER) || undefined;
@@ -71,16 +97,7 @@ export function addFetchEndpoint(deps: FetchEndpointDeps): FetchEndpoint {
     }
     inFlight += 1;
     try {
-      let input: unknown;
-      try {
-        input = msg.json();
-      } catch (err) {
-        throw fetcherError(
-          'FETCH_INVALID_REQUEST',
-          `The envelope is not JSON: ${(err as Error).message}`,
-        );
-      }
-      const req = parseFetchRequest(input);
+      const req = parseFetchRequest(envelopeOf(msg));
       const out = await deps.engine.fetch(req, {
         via: 'nats',
         ...(requestId === undefined ? {} : { requestId }),
