@@ -335,6 +335,36 @@ describe('fast-path connections', () => {
     expect(gw.gateway.fastPath!.handedOff()).toBe(handed + 1);
   });
 
+  it('keeps pipelined bytes intact while other connections are read', async () => {
+    // Client sockets share one read buffer: the GET and the POST waiting behind /slow must be
+    // copied out of it before other connections' reads (2 KiB heads here) overwrite it.
+    const handed = gw.gateway.fastPath!.handedOff();
+    const socket = connect(gw.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.write(
+      `GET /slow HTTP/1.1\r\n${H}\r\nGET /ok HTTP/1.1\r\n${H}\r\n` +
+        `POST /echo HTTP/1.1\r\n${H}Content-Length: 11\r\n\r\nhello world`,
+    );
+    const fill = `x-fill: ${'z'.repeat(2048)}\r\n`;
+    const others = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        exchange(gw.port, `GET /ok HTTP/1.1\r\n${H}${fill}\r\n`, ['GET']),
+      ),
+    );
+    expect(others.map((o) => o.responses[0]?.body)).toEqual(Array(8).fill('hello'));
+    await waitFor('three answers', () => text.endsWith('hello world'));
+    socket.destroy();
+    const bodies = text.split(/HTTP\/1\.1 200 OK/).slice(1);
+    expect(bodies.map((b) => b.slice(b.indexOf('\r\n\r\n') + 4))).toEqual([
+      'slow',
+      'hello',
+      'hello world',
+    ]);
+    // The POST went to node:http, with its bytes as they were sent.
+    expect(gw.gateway.fastPath!.handedOff()).toBe(handed + 1);
+  });
+
   it('closes a keep-alive connection idle past KEEPALIVE_TIMEOUT', async () => {
     const served = gw.gateway.fastPath!.served();
     const socket = connect(gw.port, '127.0.0.1');

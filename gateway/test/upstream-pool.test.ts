@@ -42,9 +42,10 @@ function run(pool: UpstreamPool, req: Partial<UpstreamRequest> = {}): Promise<Ou
           status = s;
           headers = h;
         },
-        onData: (c) => chunks.push(Buffer.from(c)) > 0,
+        // Kept as given: pieces are the handler's, never views of a buffer the next read reuses.
+        onData: (c) => chunks.push(c) > 0,
         onEnd: (last) => {
-          if (last !== undefined) chunks.push(Buffer.from(last));
+          if (last !== undefined) chunks.push(last);
           resolve({ status, headers, body: Buffer.concat(chunks).toString('latin1') });
         },
         onError: reject,

@@ -100,13 +100,26 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('starts each part with the node options netlab up gives it', () => {
+    for (const { name, service } of parts) {
+      const lab = labParts.find((p) => p.name === name)!;
+      expect({ name, options: environmentOf(service).NODE_OPTIONS }).toEqual({
+        name,
+        options: lab.env?.NODE_OPTIONS,
+      });
+    }
+    // Not vacuous: the gateway has some.
+    expect(environmentOf(services.gateway!).NODE_OPTIONS).toMatch(/--max-semi-space-size=\d+/);
+  });
+
   it.each(Object.keys(partSchemas))(
     '%s: every compose variable is one its config schema reads, and the environment parses',
     (workspace) => {
       const part = parts.find((p) => p.workspace === workspace)!;
       const schema = partSchemas[workspace]!;
       const env = environmentOf(part.service);
-      const known = new Set(schemaVariables(schema));
+      // NODE_OPTIONS is node's own, not the part's configuration.
+      const known = new Set([...schemaVariables(schema), 'NODE_OPTIONS']);
       expect(Object.keys(env).filter((v) => !known.has(v))).toEqual([]);
       // Paths in the image mirror the repository under /app (infra/docker/Dockerfile).
       const onHost = Object.fromEntries(

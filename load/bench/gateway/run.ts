@@ -32,6 +32,7 @@ import {
   makeContent,
   netlabGateway,
   nginxProxy,
+  GATEWAY_LAB_ENV,
   nginxVersion,
   PATH_1K,
   PEERS,
@@ -145,9 +146,11 @@ async function main(): Promise<void> {
         'upstream: nginx serving a 1 KiB file, pinned to the server core with the proxy; its CPU is not in the proxies\' CPU % ("direct" shows it alone)',
         `peers: ${nginxVersion()} (proxy_pass, upstream keepalive 128), ${Object.entries(PEERS)
           .map(([n, v]) => `${n} ${v}`)
+          .join(', ')}; netlab-gateway as netlab up runs it (${Object.entries(GATEWAY_LAB_ENV)
+          .map(([k, v]) => `${k}=${v}`)
           .join(
-            ', ',
-          )}; netlab-gateway with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; netlab-gateway-no-dashboard the same with DASHBOARD=false; netlab-gateway-node-http the same with FAST_PATH=false`,
+            ' ',
+          )}) with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; the Node peers with Node's defaults; netlab-gateway-no-dashboard the same with DASHBOARD=false; netlab-gateway-node-http the same with FAST_PATH=false`,
         ...targetNotes(rows),
       ],
     });

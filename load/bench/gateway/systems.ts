@@ -12,6 +12,7 @@ import {
   writeNginxConf,
 } from '../lib/index.ts';
 import type { BenchSystem, RunningSystem } from '../lib/index.ts';
+import { labParts } from '../../../infra/lab/src/parts.ts';
 
 /** The upstream, the systems run.ts compares in front of it, and the pinned peers. */
 
@@ -21,6 +22,9 @@ export const HERE = join(repoRoot(process.cwd()), 'load', 'bench', 'gateway');
 export const REPO = repoRoot(HERE);
 export const PEERS_DIR = join(HERE, '.peers');
 const GATEWAY_MAIN = join(REPO, 'gateway', 'dist', 'main.js');
+/** The environment `netlab up` gives the gateway beyond its ports (NODE_OPTIONS). */
+export const GATEWAY_LAB_ENV: Readonly<Record<string, string>> =
+  labParts.find((p) => p.name === 'gateway')?.env ?? {};
 
 /** Pinned peers (BENCHMARKING.md): installed into .peers when missing or at another version. */
 export const PEERS: Readonly<Record<string, string>> = {
@@ -170,6 +174,7 @@ export function netlabGateway(
         LOG_LEVEL: 'info',
         NATS_URL: '',
         NETLAB_CONTROL_SOCKET: '',
+        ...GATEWAY_LAB_ENV,
         ...env,
       },
       stdio: fd,
