@@ -15,6 +15,13 @@ import type { PartInput } from './manifest';
  *
  * The static server keeps its health paths under `/-/` so that no file can shadow them.
  */
+/**
+ * A young generation of at most 2 × 8 MiB for the Node parts under load: left alone, V8 grows it
+ * to 128 MiB, and then runs a full GC every few hundred ms (gateway README, "The tail"); the
+ * fetcher keeps 100 MiB less with it. V8 reads it only at start-up, hence NODE_OPTIONS.
+ */
+const CAPPED_YOUNG_GENERATION = { NODE_OPTIONS: '--max-semi-space-size=8' };
+
 export const labParts: readonly PartInput[] = [
   {
     name: 'static',
@@ -46,7 +53,11 @@ export const labParts: readonly PartInput[] = [
     workspace: 'services/fetcher',
     port: 8083,
     // Private destinations are denied; the lab's own static and dynamic services are allowed.
-    env: { FETCH_ALLOW: '127.0.0.1:8080-8082', FETCH_DOWNLOADS_DIR: '${NETLAB_DIR}/downloads' },
+    env: {
+      FETCH_ALLOW: '127.0.0.1:8080-8082',
+      FETCH_DOWNLOADS_DIR: '${NETLAB_DIR}/downloads',
+      ...CAPPED_YOUNG_GENERATION,
+    },
   },
   // Last: it discovers the others over NATS. Its own endpoints live only under /-/.
   {
@@ -54,8 +65,6 @@ export const labParts: readonly PartInput[] = [
     workspace: 'gateway',
     port: 8080,
     readinessPath: '/-/readyz',
-    // A young generation of at most 2 × 8 MiB: left to grow, V8 grows it to 128 MiB under load,
-    // and then runs a full GC every few hundred ms (gateway README, "The tail").
-    env: { NODE_OPTIONS: '--max-semi-space-size=8' },
+    env: { ...CAPPED_YOUNG_GENERATION },
   },
 ];

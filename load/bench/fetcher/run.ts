@@ -13,7 +13,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineNotes, runMatrix, summarize, writeReport } from '../lib/index.ts';
+import {
+  describeEnv,
+  labEnv,
+  machineNotes,
+  runMatrix,
+  summarize,
+  writeReport,
+} from '../lib/index.ts';
 import type { BenchSystem, BenchTest, RunningSystem } from '../lib/index.ts';
 import {
   aiohttpAsync,
@@ -118,6 +125,7 @@ async function main(): Promise<void> {
         `${durationS} s per measurement, ${reps} repetitions interleaved, medians; peers: ${peerVersions()}, undici (workspace).`,
         'Each system makes the fetches on the server core (CPU % and RSS are of that process); nginx serves the 1 KiB file on the same core.',
         "The fetcher's callers (an undici Pool posting envelopes, or a NATS client, with nats-server) run on the load core; caller CPU % is theirs. 'bare node:http + undici' is servers/bare-proxy.ts with the same callers: the floor of a fetch service on node:http.",
+        `The fetcher runs as netlab up runs it (${describeEnv(labEnv('fetcher'))}); the other Node systems with Node's defaults.`,
         `Targets: fetcher over HTTP ≥ 0.5× ${REFERENCE} (measured ${vs(REFERENCE)}), ≥ 2× aiohttp (measured ${vs('aiohttp')}); it runs at ${vs('bare node:http + undici')} the bare node:http floor.`,
       ],
     });

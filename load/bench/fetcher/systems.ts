@@ -5,6 +5,7 @@ import { createInterface, type Interface } from 'node:readline';
 import {
   CORES,
   freePort,
+  labEnv,
   NGINX_BIN,
   pythonVenv,
   repoRoot,
@@ -237,6 +238,7 @@ export function fetcher(
           HOST: '127.0.0.1',
           PORT: String(port),
           LOG_LEVEL: 'warn',
+          ...labEnv('fetcher'),
           FETCH_ALLOW: `127.0.0.1:${up.port}`,
           NATS_URL: natsUrl ?? '',
         },

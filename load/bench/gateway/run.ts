@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  describeEnv,
   HTTP_COLUMNS,
   machineNotes,
   runMatrix,
@@ -146,11 +147,9 @@ async function main(): Promise<void> {
         'upstream: nginx serving a 1 KiB file, pinned to the server core with the proxy; its CPU is not in the proxies\' CPU % ("direct" shows it alone)',
         `peers: ${nginxVersion()} (proxy_pass, upstream keepalive 128), ${Object.entries(PEERS)
           .map(([n, v]) => `${n} ${v}`)
-          .join(', ')}; netlab-gateway as netlab up runs it (${Object.entries(GATEWAY_LAB_ENV)
-          .map(([k, v]) => `${k}=${v}`)
           .join(
-            ' ',
-          )}) with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; the Node peers with Node's defaults; netlab-gateway-no-dashboard the same with DASHBOARD=false; netlab-gateway-node-http the same with FAST_PATH=false`,
+            ', ',
+          )}; netlab-gateway as netlab up runs it (${describeEnv(GATEWAY_LAB_ENV)}) with the default routes, metrics, its access log on (to a file) and the dashboard's accounting on; the Node peers with Node's defaults; netlab-gateway-no-dashboard the same with DASHBOARD=false; netlab-gateway-node-http the same with FAST_PATH=false`,
         ...targetNotes(rows),
       ],
     });

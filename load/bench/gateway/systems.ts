@@ -11,8 +11,7 @@ import {
   waitForHttp,
   writeNginxConf,
 } from '../lib/index.ts';
-import type { BenchSystem, RunningSystem } from '../lib/index.ts';
-import { labParts } from '../../../infra/lab/src/parts.ts';
+import { labEnv, type BenchSystem, type RunningSystem } from '../lib/index.ts';
 
 /** The upstream, the systems run.ts compares in front of it, and the pinned peers. */
 
@@ -23,8 +22,7 @@ export const REPO = repoRoot(HERE);
 export const PEERS_DIR = join(HERE, '.peers');
 const GATEWAY_MAIN = join(REPO, 'gateway', 'dist', 'main.js');
 /** The environment `netlab up` gives the gateway beyond its ports (NODE_OPTIONS). */
-export const GATEWAY_LAB_ENV: Readonly<Record<string, string>> =
-  labParts.find((p) => p.name === 'gateway')?.env ?? {};
+export const GATEWAY_LAB_ENV = labEnv('gateway');
 
 /** Pinned peers (BENCHMARKING.md): installed into .peers when missing or at another version. */
 export const PEERS: Readonly<Record<string, string>> = {

@@ -25,3 +25,4 @@ export { freePort, pinnedSystem, stopChild, type PinnedCommand } from './process
 export { installNpmPeers, pythonVenv, type Pins, type PythonVenv } from './peers.ts';
 export { HTTP_COLUMNS, wrkMetrics, wrkTest } from './http-test.ts';
 export { NGINX_BIN, writeNginxConf } from './nginx.ts';
+export { describeEnv, labEnv } from './lab-env.ts';
