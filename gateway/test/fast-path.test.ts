@@ -156,76 +156,40 @@ function upstreamAnswers(): Promise<Upstream> {
 
 const H = 'Host: t\r\n';
 
+interface Case {
+  name: string;
+  payload: string;
+  methods: string[];
+  statuses: number[];
+}
+
+/** One GET, and the status it must get. */
+const get = (name: string, payload: string, status: number): Case => ({
+  name,
+  payload,
+  methods: ['GET'],
+  statuses: [status],
+});
+
 /** Raw requests and the methods of the responses they expect, with the status each must get. */
-const CORPUS: { name: string; payload: string; methods: string[]; statuses: number[] }[] = [
-  { name: 'GET', payload: `GET /ok HTTP/1.1\r\n${H}\r\n`, methods: ['GET'], statuses: [200] },
+const CORPUS: Case[] = [
+  get('GET', `GET /ok HTTP/1.1\r\n${H}\r\n`, 200),
   { name: 'HEAD', payload: `HEAD /ok HTTP/1.1\r\n${H}\r\n`, methods: ['HEAD'], statuses: [200] },
-  {
-    name: 'a chunked upstream answer to HTTP/1.1',
-    payload: `GET /chunked HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'a chunked upstream answer to HTTP/1.0 (close-delimited)',
-    payload: `GET /chunked HTTP/1.0\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'HTTP/1.0 with keep-alive',
-    payload: `GET /ok HTTP/1.0\r\n${H}Connection: keep-alive\r\n\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'Connection: close',
-    payload: `GET /ok HTTP/1.1\r\n${H}Connection: close\r\n\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: '204',
-    payload: `GET /nocontent HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [204],
-  },
-  {
-    name: '304',
-    payload: `GET /notmodified HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [304],
-  },
-  {
-    name: 'a 100 KiB body',
-    payload: `GET /big HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'an upstream 404',
-    payload: `GET /nope HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [404],
-  },
-  {
-    name: 'a propagated x-request-id',
-    payload: `GET /ok HTTP/1.1\r\n${H}X-Request-Id: abc-123\r\n\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'no instance (503)',
-    payload: `GET /api/stocks HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [503],
-  },
-  {
-    name: 'an encoded slash (400)',
-    payload: `GET /a%2fb HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [400],
-  },
+  get('a chunked upstream answer to HTTP/1.1', `GET /chunked HTTP/1.1\r\n${H}\r\n`, 200),
+  get(
+    'a chunked upstream answer to HTTP/1.0 (close-delimited)',
+    `GET /chunked HTTP/1.0\r\n${H}\r\n`,
+    200,
+  ),
+  get('HTTP/1.0 with keep-alive', `GET /ok HTTP/1.0\r\n${H}Connection: keep-alive\r\n\r\n`, 200),
+  get('Connection: close', `GET /ok HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, 200),
+  get('204', `GET /nocontent HTTP/1.1\r\n${H}\r\n`, 204),
+  get('304', `GET /notmodified HTTP/1.1\r\n${H}\r\n`, 304),
+  get('a 100 KiB body', `GET /big HTTP/1.1\r\n${H}\r\n`, 200),
+  get('an upstream 404', `GET /nope HTTP/1.1\r\n${H}\r\n`, 404),
+  get('a propagated x-request-id', `GET /ok HTTP/1.1\r\n${H}X-Request-Id: abc-123\r\n\r\n`, 200),
+  get('no instance (503)', `GET /api/stocks HTTP/1.1\r\n${H}\r\n`, 503),
+  get('an encoded slash (400)', `GET /a%2fb HTTP/1.1\r\n${H}\r\n`, 400),
   {
     name: 'pipelined GETs',
     payload: `GET /slow HTTP/1.1\r\n${H}\r\nGET /chunked HTTP/1.1\r\n${H}\r\nHEAD /ok HTTP/1.1\r\n${H}\r\n`,
@@ -238,31 +202,15 @@ const CORPUS: { name: string; payload: string; methods: string[]; statuses: numb
     methods: ['GET', 'POST', 'GET'],
     statuses: [200, 200, 200],
   },
-  {
-    name: 'an admin endpoint',
-    payload: `GET /-/healthz HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'absolute-form',
-    payload: `GET http://t/ok HTTP/1.1\r\n${H}\r\n`,
-    methods: ['GET'],
-    statuses: [200],
-  },
-  {
-    name: 'Content-Length with Transfer-Encoding (400)',
-    payload: `GET /ok HTTP/1.1\r\n${H}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`,
-    methods: ['GET'],
-    statuses: [400],
-  },
-  {
-    name: 'two Host headers (400)',
-    payload: `GET /ok HTTP/1.1\r\n${H}${H}\r\n`,
-    methods: ['GET'],
-    statuses: [400],
-  },
-  { name: 'no Host (400)', payload: 'GET /ok HTTP/1.1\r\n\r\n', methods: ['GET'], statuses: [400] },
+  get('an admin endpoint', `GET /-/healthz HTTP/1.1\r\n${H}\r\n`, 200),
+  get('absolute-form', `GET http://t/ok HTTP/1.1\r\n${H}\r\n`, 200),
+  get(
+    'Content-Length with Transfer-Encoding (400)',
+    `GET /ok HTTP/1.1\r\n${H}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    400,
+  ),
+  get('two Host headers (400)', `GET /ok HTTP/1.1\r\n${H}${H}\r\n`, 400),
+  get('no Host (400)', 'GET /ok HTTP/1.1\r\n\r\n', 400),
 ];
 
 describe('the fast path answers exactly as node:http does', () => {
