@@ -1,12 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { closeHttpServer, type Health, type Logger } from '@netlab/shared';
+import {
+  closeHttpServer,
+  FAST_PATH_AVAILABLE,
+  installFastPath,
+  type FastPath,
+  type Health,
+  type Logger,
+} from '@netlab/shared';
 import { Gauge } from 'prom-client';
 import type { AccessLog } from './access-log';
 import { createAdmin } from './admin';
 import type { GatewaySettings } from './config';
 import { gatewayError, type GatewayError } from './errors';
-import { FAST_PATH_AVAILABLE, installFastPath, type FastPath } from './fast-path';
 import { createHttpProxy, type HttpProxy, type RouteStore } from './http-proxy';
 import { createGatewayMetrics, type GatewayMetrics, type RejectReason } from './metrics';
 import { writeRawProblem } from './problem';

@@ -1,11 +1,10 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '@netlab/shared';
+import type { ClientRequest, ClientResponse, FastHandler, Logger } from '@netlab/shared';
 import { loggerAccessSink, type AccessSink } from './access-log';
 import { BodyReader, CLIENT_BODY_ABORTED } from './body-reader';
 import { exemptFromIdleSweep } from './client-idle-sweep';
-import type { ClientRequest, ClientResponse, FastHandler } from './fast-path';
 import type { GatewaySettings } from './config';
 import { gatewayError, GatewayError, type GatewayErrorCode } from './errors';
 import type { GatewayMetrics, RejectReason, RouteSeries } from './metrics';

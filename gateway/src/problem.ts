@@ -1,7 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { PROBLEM_CONTENT_TYPE, toProblem } from '@netlab/shared';
-import type { ClientResponse } from './fast-path';
+import {
+  PROBLEM_CONTENT_TYPE,
+  problemHeaders,
+  toProblem,
+  type ClientResponse,
+} from '@netlab/shared';
 
 export interface ProblemContext {
   requestId?: string | undefined;
@@ -31,14 +35,7 @@ export function sendGatewayProblem(res: ClientResponse, err: unknown, ctx: Probl
     res.destroy();
     return status;
   }
-  const headers: string[] = [
-    'content-type',
-    PROBLEM_CONTENT_TYPE,
-    'content-length',
-    String(Buffer.byteLength(body)),
-    'cache-control',
-    'no-store',
-  ];
+  const headers = problemHeaders(body);
   if (ctx.requestId !== undefined) headers.push('x-request-id', ctx.requestId);
   if (ctx.retryAfter !== undefined) headers.push('retry-after', String(ctx.retryAfter));
   if (ctx.close === true) headers.push('connection', 'close');

@@ -1,6 +1,5 @@
 import { BlockList } from 'node:net';
-import type { ClientRequest } from './fast-path';
-import { requestIdOf } from '@netlab/shared';
+import { requestIdOf, type ClientRequest } from '@netlab/shared';
 import type { TrustedNetwork } from './config';
 import { gatewayError, type GatewayError } from './errors';
 

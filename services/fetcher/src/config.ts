@@ -73,6 +73,7 @@ export const configSchema = z.object({
   FETCH_MAX_WIRE_BYTES: env.bytes().default(8 * 1024 ** 3),
   FETCH_MAX_DECODED_BYTES: env.bytes().default(8 * 1024 ** 3),
   FETCH_MAX_REQUEST_BYTES: env.bytes().default(16 * 1024 ** 2),
+  FETCH_FAST_PATH: env.boolean().default(true),
   FETCH_CONCURRENCY: env.integer(1, 100_000).default(256),
   FETCH_HOST_CONCURRENCY: env.integer(1, 100_000).default(64),
   FETCH_QUEUE: env.integer(0, 1_000_000).default(1024),

@@ -1,12 +1,24 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  maxHeaderSize,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { pipeline } from 'node:stream';
 import {
+  closeHttpServer,
   createHttpLogger,
+  FAST_PATH_AVAILABLE,
+  installFastPath,
   netlabError,
+  problemHeaders,
   REQUEST_ID_HEADER,
   requestIdOf,
-  sendProblem,
   toProblem,
+  type FastPath,
+  type FastRequest,
+  type FastResponse,
   type Health,
   type Lifecycle,
   type Logger,
@@ -33,6 +45,10 @@ import type { SessionStore } from './session-store';
  * DELETE /sessions/:name         forget a session
  * GET    /healthz /readyz /metrics
  * ```
+ *
+ * `POST /fetch` with a small envelope that arrived whole is served on the shared fast path
+ * (shared/src/fast-path.ts) in front of node:http, when no request log line is written; node:http
+ * serves everything else, on the same port. DECISIONS.md #65.
  */
 
 export interface FetcherAppDeps {
@@ -44,7 +60,27 @@ export interface FetcherAppDeps {
   lifecycle?: Lifecycle;
   /** FETCH_MAX_REQUEST_BYTES */
   maxRequestBytes: number;
+  /** FETCH_FAST_PATH: serve `POST /fetch` on the fast path (default true). */
+  fastPath?: boolean;
 }
+
+/** The fetcher's HTTP server, and the fast path in front of it. */
+export interface FetcherHttp {
+  server: Server;
+  /** undefined when off (FETCH_FAST_PATH=false, request logs on, or a Node without it). */
+  fastPath: FastPath | undefined;
+  /**
+   * Stops taking requests and finishes those running, on node:http's connections and the fast
+   * path's alike; what is still open at `graceMs` is cut. True when all finished in time.
+   */
+  close(graceMs: number): Promise<boolean>;
+}
+
+/**
+ * Envelopes up to this size that arrive whole with their head take the fast path (all but
+ * uploads sent inline); larger ones are streamed in by node:http under FETCH_MAX_REQUEST_BYTES.
+ */
+export const FAST_PATH_MAX_ENVELOPE = 64 * 1024;
 
 // Hop-by-hop headers of the upstream connection do not pass through (RFC 9110 §7.6.1).
 const HOP_BY_HOP = new Set([
@@ -60,8 +96,17 @@ const HOP_BY_HOP = new Set([
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
+/** What a reply is written to: node:http's ServerResponse or the fast path's FastResponse. */
+interface Reply {
+  writeHead(status: number, headers: string[]): unknown;
+  end(body: string): unknown;
+  destroy(): unknown;
+  readonly headersSent: boolean;
+  readonly statusCode: number;
+}
+
 function sendJson(
-  res: ServerResponse,
+  res: Reply,
   status: number,
   value: unknown,
   location?: string,
@@ -85,16 +130,31 @@ function sendJson(
   res.end(body);
 }
 
-function problem(res: ServerResponse, err: unknown, instance: string, req?: IncomingMessage): void {
+/**
+ * An RFC 9457 problem. `unreadBody`: the request's body was left unread (refused for its size or
+ * type), so the connection closes rather than parse it as the next request. `requestId`: echoed
+ * here (when no earlier setHeader did).
+ */
+function problem(
+  res: Reply,
+  err: unknown,
+  instance: string,
+  unreadBody: boolean,
+  requestId?: string,
+): void {
   if (res.headersSent) {
-    res.destroy(err instanceof Error ? err : undefined);
+    res.destroy();
     return;
   }
-  // A body left unread (refused for its size or type) must not be parsed as the next request.
-  if (req !== undefined && !req.complete) res.setHeader('connection', 'close');
+  const p = toProblem(err, instance);
+  const body = JSON.stringify(p);
+  const headers = problemHeaders(body);
+  if (unreadBody) headers.push('connection', 'close');
   if (isFetcherError(err) && err.retryAfterS !== undefined)
-    res.setHeader('retry-after', String(err.retryAfterS));
-  sendProblem(res, err, instance);
+    headers.push('retry-after', String(err.retryAfterS));
+  if (requestId !== undefined) headers.push(REQUEST_ID_HEADER, requestId);
+  res.writeHead(p.status, headers);
+  res.end(body);
 }
 
 function tooLarge(n: number, max: number): Error {
@@ -127,17 +187,33 @@ function onJsonData(this: ReadingRequest, chunk: Buffer): void {
   r.chunks.push(chunk);
 }
 
+/** The envelope's JSON; throws FETCH_INVALID_REQUEST when it is not JSON. */
+function parseEnvelope(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw fetcherError(
+      'FETCH_INVALID_REQUEST',
+      `The envelope is not JSON: ${(err as Error).message}`,
+    );
+  }
+}
+
 function onJsonEnd(this: ReadingRequest): void {
   const r = this[JSON_READ]!;
   const { chunks } = r;
-  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
   try {
-    r.resolve(JSON.parse(text));
+    r.resolve(parseEnvelope(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
   } catch (err) {
-    r.reject(
-      fetcherError('FETCH_INVALID_REQUEST', `The envelope is not JSON: ${(err as Error).message}`),
-    );
+    r.reject(err);
   }
+}
+
+function unsupportedType(): Error {
+  return fetcherError(
+    'FETCH_UNSUPPORTED_MEDIA_TYPE',
+    'Send the envelope as Content-Type: application/json.',
+  );
 }
 
 function onJsonError(this: ReadingRequest, err: Error): void {
@@ -146,14 +222,7 @@ function onJsonError(this: ReadingRequest, err: Error): void {
 
 /** Reads a JSON request body, refusing a wrong type or more than `max` bytes before buffering it. */
 function readJson(req: IncomingMessage, max: number): Promise<unknown> {
-  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-    return Promise.reject(
-      fetcherError(
-        'FETCH_UNSUPPORTED_MEDIA_TYPE',
-        'Send the envelope as Content-Type: application/json.',
-      ),
-    );
-  }
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return Promise.reject(unsupportedType());
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) return Promise.reject(tooLarge(declared, max));
   // Events and one promise rather than `for await`, and listeners shared by every request (their
@@ -185,7 +254,7 @@ function methodNotAllowed(res: ServerResponse, allow: string): never {
   throw fetcherError('FETCH_METHOD_NOT_ALLOWED', `Use ${allow} here.`);
 }
 
-export function createFetcherApp(deps: FetcherAppDeps): Server {
+export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
   const log = deps.logger.child({ component: 'http' });
   // A fetch is small enough that even the request logger's bookkeeping shows in its CPU profile:
   // when no info line would be written anyway, keep only the request id and one line per failed
@@ -204,20 +273,25 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
     if (!later) res.setHeader(REQUEST_ID_HEADER, id);
     return id;
   };
-  /** A problem response, and without the request logger, its log line (the only one for the request). */
+  /**
+   * A problem response, and without the request logger, its log line (the only one for the
+   * request). `echoId`: the request id still has to go out with the response.
+   */
   const fail = (
-    res: ServerResponse,
+    res: Reply,
     err: unknown,
     instance: string,
-    req: IncomingMessage,
+    req: { method?: string | undefined; url?: string | undefined },
+    unreadBody: boolean,
     requestId: string,
+    echoId: boolean,
   ): void => {
-    if (!res.headersSent && !res.hasHeader(REQUEST_ID_HEADER))
-      res.setHeader(REQUEST_ID_HEADER, requestId);
-    problem(res, err, instance, req);
+    if (!isFetcherError(err) && toProblem(err).code === 'INTERNAL')
+      log.error({ err }, 'unexpected error');
+    problem(res, err, instance, unreadBody, echoId ? requestId : undefined);
     if (httpLogger !== undefined || res.statusCode < 400) return;
     const line = {
-      reqId: res.getHeader(REQUEST_ID_HEADER),
+      reqId: requestId,
       method: req.method,
       url: req.url,
       statusCode: res.statusCode,
@@ -227,16 +301,28 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
     else log.warn(line, 'request failed');
   };
 
+  /** The fetch and its reply, from either server. */
+  const fetchAndReply = async (
+    res: Reply,
+    input: unknown,
+    requestId: string,
+    cancel: CancelHook,
+  ): Promise<void> => {
+    const out = await deps.engine.fetch(parseFetchRequest(input), {
+      via: 'http',
+      cancel,
+      requestId,
+    });
+    sendJson(res, 200, out, undefined, httpLogger === undefined ? requestId : undefined);
+  };
+
   const handleFetch = async (
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
     cancel: CancelHook,
-  ): Promise<void> => {
-    const envelope = parseFetchRequest(await readJson(req, deps.maxRequestBytes));
-    const out = await deps.engine.fetch(envelope, { via: 'http', cancel, requestId });
-    sendJson(res, 200, out, undefined, httpLogger === undefined ? requestId : undefined);
-  };
+  ): Promise<void> =>
+    fetchAndReply(res, await readJson(req, deps.maxRequestBytes), requestId, cancel);
 
   const handleStream = async (
     req: IncomingMessage,
@@ -373,7 +459,7 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
   };
 
   // Larger socket buffers than the 16 KiB default: streamed bodies move in 64 KiB reads.
-  return createServer({ highWaterMark: STREAM_HIGH_WATER_MARK }, (req, res) => {
+  const server = createServer({ highWaterMark: STREAM_HIGH_WATER_MARK }, (req, res) => {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
@@ -381,12 +467,13 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
     // POST /fetch, the hot path, gives its id with the reply's headers.
     const requestId = requestIdFor(req, res, path === '/fetch');
     if (deps.lifecycle?.isShuttingDown() === true) {
-      res.setHeader(REQUEST_ID_HEADER, requestId);
       res.setHeader('connection', 'close');
       problem(
         res,
         netlabError('SHUTTING_DOWN', 'The fetcher is draining; try another instance.'),
         req.url ?? '/',
+        false,
+        res.hasHeader(REQUEST_ID_HEADER) ? undefined : requestId,
       );
       return;
     }
@@ -398,9 +485,68 @@ export function createFetcherApp(deps: FetcherAppDeps): Server {
         ? handleFetch(req, res, requestId, cancel)
         : route(req, res, requestId, cancel, path);
     work.catch((err: unknown) => {
-      if (!isFetcherError(err) && toProblem(err).code === 'INTERNAL')
-        log.error({ err }, 'unexpected error');
-      fail(res, err, path, req, requestId);
+      const echoId = !res.headersSent && !res.hasHeader(REQUEST_ID_HEADER);
+      fail(res, err, path, req, !req.complete, requestId, echoId);
     });
   });
+
+  const fastFetch = async (
+    req: FastRequest,
+    body: Buffer,
+    res: FastResponse,
+    requestId: string,
+    cancel: CancelHook,
+  ): Promise<void> => {
+    if (!JSON_TYPE.test(req.header('content-type') ?? '')) throw unsupportedType();
+    return fetchAndReply(res, parseEnvelope(body), requestId, cancel);
+  };
+
+  /**
+   * `POST /fetch` on the fast path: the same checks, fetch and reply as node:http's, from the
+   * envelope that came whole with the head. False hands the request to node:http (any other
+   * request, a query string, a draining fetcher, which node:http answers).
+   */
+  const serveFast = (req: FastRequest, res: FastResponse): boolean => {
+    const body = req.body;
+    if (body === undefined || req.method !== 'POST' || req.url !== '/fetch') return false;
+    if (deps.lifecycle?.isShuttingDown() === true) return false;
+    const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
+    const state: RequestState = { cancel: undefined, done: deps.lifecycle?.beginWork() };
+    // Called only when the connection closes before the reply is out: the caller is gone.
+    res.once('close', () => state.cancel?.callerGone());
+    const work = fastFetch(req, body, res, requestId, state);
+    work
+      .catch((err: unknown) => fail(res, err, '/fetch', req, false, requestId, true))
+      .finally(() => state.done?.());
+    return true;
+  };
+
+  const fastPath =
+    deps.fastPath !== false && httpLogger === undefined && FAST_PATH_AVAILABLE
+      ? installFastPath(
+          server,
+          {
+            maxHeaderSize,
+            maxHeaders: server.maxHeadersCount ?? 2000,
+            keepAliveTimeoutMs: server.keepAliveTimeout,
+            maxBodyBytes: Math.min(FAST_PATH_MAX_ENVELOPE, deps.maxRequestBytes),
+            // A caller that half-closes has gone, as node:http takes it: its fetch is cancelled.
+            halfCloseAborts: true,
+          },
+          serveFast,
+        )
+      : undefined;
+
+  return {
+    server,
+    fastPath,
+    async close(graceMs) {
+      // Fast-path connections are not node:http's to close.
+      const [httpInTime, fastInTime] = await Promise.all([
+        closeHttpServer(server, graceMs),
+        fastPath?.close(graceMs) ?? true,
+      ]);
+      return httpInTime && fastInTime;
+    },
+  };
 }

@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kvm } from '@nats-io/kv';
 import {
   advertisedHost,
-  closeHttpServer,
   httpUrl,
   listen,
   loadConfig,
@@ -96,7 +95,7 @@ async function main(): Promise<void> {
   });
   downloadsActive = () => downloads.active();
 
-  const server = createFetcherApp({
+  const http = createFetcherApp({
     engine: core.engine,
     downloads,
     sessions,
@@ -104,8 +103,9 @@ async function main(): Promise<void> {
     logger,
     lifecycle,
     maxRequestBytes: config.FETCH_MAX_REQUEST_BYTES,
+    fastPath: config.FETCH_FAST_PATH,
   });
-  const { port } = await listen(server, config.PORT, config.HOST);
+  const { port } = await listen(http.server, config.PORT, config.HOST);
   logger.info(
     { port, allow: core.policy.entries.map((e) => e.text), filesDir: config.FETCH_FILES_DIR },
     'fetcher listening',
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   // the connection pools; joinNats's hook (registered last) drains NATS after all of them.
   let endpoint: FetchEndpoint | undefined;
   let stopped = false;
-  lifecycle.onShutdown('http', () => closeHttpServer(server, config.SHUTDOWN_GRACE));
+  lifecycle.onShutdown('http', () => http.close(config.SHUTDOWN_GRACE));
   lifecycle.onShutdown('nats-fetches', () => {
     stopped = true;
     downloadEndpoints?.drain();

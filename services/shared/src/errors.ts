@@ -122,14 +122,26 @@ export function toProblem(err: unknown, instance?: string): Problem {
   return problem;
 }
 
+/**
+ * The headers of a problem response whose body is `body`, as the flat [name, value, …] list
+ * writeHead takes as is (node:http's ServerResponse and the fast path's FastResponse alike);
+ * callers push their own (retry-after, connection, x-request-id) after these.
+ */
+export function problemHeaders(body: string): string[] {
+  return [
+    'content-type',
+    PROBLEM_CONTENT_TYPE,
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'cache-control',
+    'no-store',
+  ];
+}
+
 /** Writes problem details as the whole response. */
 export function sendProblem(res: ServerResponse, err: unknown, instance?: string): void {
   const problem = toProblem(err, instance);
   const body = JSON.stringify(problem);
-  res.writeHead(problem.status, {
-    'content-type': PROBLEM_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
+  res.writeHead(problem.status, problemHeaders(body));
   res.end(body);
 }

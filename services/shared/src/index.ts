@@ -28,6 +28,7 @@ export {
   NetlabError,
   netlabError,
   PROBLEM_CONTENT_TYPE,
+  problemHeaders,
   sendProblem,
   sharedErrorCodes,
   toProblem,
@@ -35,6 +36,17 @@ export {
   type Problem,
   type SharedErrorCode,
 } from './errors';
+export {
+  FAST_PATH_AVAILABLE,
+  FastRequest,
+  FastResponse,
+  installFastPath,
+  type ClientRequest,
+  type ClientResponse,
+  type FastHandler,
+  type FastPath,
+  type FastPathOptions,
+} from './fast-path';
 export {
   createHealth,
   createHealthServer,

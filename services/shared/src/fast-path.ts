@@ -2,15 +2,17 @@ import { STATUS_CODES, type Server } from 'node:http';
 import { Socket as NetSocket, type Socket } from 'node:net';
 
 /**
- * The gateway's fast path: most of what a proxy does per request on node:http's server is
- * building an IncomingMessage and a ServerResponse, two streams the proxy barely uses (a request
- * without a body, a head and a body written once). Here each connection is parsed by the same
- * llhttp parser node:http uses, with the same strictness (no lenient flags, the same
- * MAX_HEADER_SIZE), and the common request is served with two plain objects instead:
+ * A fast path in front of node:http (the gateway's, and the fetcher's `POST /fetch`): most of
+ * what a small request costs on node:http's server is building an IncomingMessage and a
+ * ServerResponse, two streams such a request barely uses (a head and a small body read once, a
+ * head and a body written once). Here each connection is parsed by the same llhttp parser
+ * node:http uses, with the same strictness (no lenient flags, the same MAX_HEADER_SIZE), and the
+ * common request is served with two plain objects instead:
  *
- *   a complete, well-formed request head in hand, no body (no Content-Length, no
- *   Transfer-Encoding), no Upgrade, no Expect, exactly one Host, an origin-form target, at most
- *   32 header fields, and a path the proxy forwards (not `/-/…`).
+ *   a complete, well-formed request head in hand, no Transfer-Encoding, no Upgrade, no Expect,
+ *   exactly one Host, an origin-form target, at most 32 header fields; no body, or (where the
+ *   server allows bodies, `maxBodyBytes`) a Content-Length body no larger than that which came
+ *   whole with its head; and a request the handler takes (the gateway: not `/-/…`).
  *
  * Anything else, and anything llhttp refuses, hands the connection to node:http for good: the
  * request's bytes are put back on the socket and node:http's own connection handler takes it, so
@@ -88,7 +90,19 @@ export class FastRequest implements ClientRequest {
     readonly httpVersionMajor: number,
     readonly httpVersionMinor: number,
     readonly socket: Socket,
+    /** The whole body (Content-Length, at most `maxBodyBytes`); undefined when there is none. */
+    readonly body: Buffer | undefined,
   ) {}
+
+  /** The first value of header `name` (given in lower case), as IncomingMessage.headers has it. */
+  header(name: string): string | undefined {
+    const raw = this.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i]!;
+      if (n.length === name.length && n.toLowerCase() === name) return raw[i + 1];
+    }
+    return undefined;
+  }
 }
 
 let cachedDate: string | undefined;
@@ -196,6 +210,21 @@ export class FastResponse implements ClientResponse {
     this.finished = true;
     const head = this.head;
     if (
+      typeof chunk === 'string' &&
+      head !== undefined &&
+      !this.headersSent &&
+      !this.chunked &&
+      !this.bodyless &&
+      !this.socket.destroyed &&
+      chunk.length <= ONE_WRITE_MAX
+    ) {
+      // A text body (a JSON reply) goes out with its head in one buffer, encoded straight into it.
+      this.headersSent = true;
+      const out = Buffer.allocUnsafe(head.length + Buffer.byteLength(chunk));
+      out.write(head, 0, 'latin1');
+      out.write(chunk, head.length, 'utf8');
+      this.socket.write(out);
+    } else if (
       head !== undefined &&
       !this.headersSent &&
       !this.chunked &&
@@ -260,6 +289,18 @@ export interface FastPathOptions {
   maxHeaders: number;
   /** KEEPALIVE_TIMEOUT: an idle keep-alive connection is closed after this long. */
   keepAliveTimeoutMs: number;
+  /**
+   * Requests with a Content-Length body up to this many bytes, arrived whole with their head, are
+   * served here too (`FastRequest.body`); larger ones, and bodies still on their way, go to
+   * node:http. 0 (the default): every request with a body goes to node:http.
+   */
+  maxBodyBytes?: number;
+  /**
+   * A client that half-closes (sends FIN) while its request is served has gone: the connection
+   * is closed and the response abandoned ('close'), as node:http does by default
+   * (httpAllowHalfOpen false). Default false: the gateway still answers such a client.
+   */
+  halfCloseAborts?: boolean;
 }
 
 export interface FastPath {
@@ -336,6 +377,7 @@ class FastConnection {
   major = 1;
   minor = 1;
   keepAlive = true;
+  bodyLength = 0;
 
   constructor(
     readonly lane: FastLane,
@@ -379,7 +421,8 @@ class FastConnection {
 
   readonly onEnd = (): void => {
     this.readEnded = true;
-    if (!this.busy) this.run();
+    if (this.busy && this.lane.options.halfCloseAborts === true) this.socket.destroy();
+    else if (!this.busy) this.run();
   };
 
   readonly onError = (): void => {
@@ -406,19 +449,30 @@ class FastConnection {
         this.handOff(buf);
         break;
       }
-      this.held = parsed < buf.length ? buf.subarray(parsed) : undefined;
+      let body: Buffer | undefined;
+      let end = parsed;
+      if (this.bodyLength > 0) {
+        end = parsed + this.bodyLength;
+        if (end > buf.length) {
+          // The body is still coming: node:http reads it (and times it out) as usual.
+          this.handOff(buf);
+          break;
+        }
+        body = owned(buf.subarray(parsed, end));
+      }
+      this.held = end < buf.length ? buf.subarray(end) : undefined;
       if (!this.keepAlive) {
         // The client said close (or HTTP/1.0 without keep-alive): nothing after this is read.
         this.closing = true;
         this.held = undefined;
       }
-      this.serve(buf);
+      this.serve(buf, body);
     }
     this.parsing = false;
     if (!this.busy && !this.done && this.held === undefined && this.readEnded) this.close();
   }
 
-  serve(buf: Buffer): void {
+  serve(buf: Buffer, body: Buffer | undefined): void {
     const req = new FastRequest(
       this.method,
       this.url,
@@ -426,6 +480,7 @@ class FastConnection {
       this.major,
       this.minor,
       this.socket,
+      body,
     );
     const res = new FastResponse(
       this,
@@ -510,30 +565,41 @@ function onHeadersComplete(
   if (c === undefined) return STOP_AFTER_HEAD;
   c.seen = true;
   const name = common!.methods[method] ?? CONNECT;
+  const bodyLength =
+    headers === undefined || headers.length > c.lane.maxHeaderFields
+      ? NOT_PLAIN
+      : plainBodyLength(headers, c.lane.maxBodyBytes);
   if (
-    headers === undefined ||
     url === undefined ||
     upgrade ||
     name === CONNECT ||
     url.charCodeAt(0) !== 0x2f ||
-    headers.length > c.lane.maxHeaderFields ||
-    !plainHead(headers)
+    bodyLength === NOT_PLAIN
   ) {
     c.eligible = false;
     return STOP_AFTER_HEAD;
   }
+  c.bodyLength = bodyLength;
   c.method = name;
   c.url = url;
-  c.headers = headers;
+  c.headers = headers!;
   c.major = major;
   c.minor = minor;
   c.keepAlive = keepAlive;
   return STOP_AFTER_HEAD;
 }
 
-/** One Host; no body (Content-Length, Transfer-Encoding) and no Expect. */
-function plainHead(headers: string[]): boolean {
+const NOT_PLAIN = -1;
+
+/**
+ * The body length of a plain head: one Host, no Transfer-Encoding, no Expect, and no
+ * Content-Length or one of at most `maxBody` bytes (-1: none at all); its value, or 0 without
+ * one. NOT_PLAIN otherwise. llhttp has checked the Content-Length's digits already.
+ */
+function plainBodyLength(headers: string[], maxBody: number): number {
   let hosts = 0;
+  let length = 0;
+  let lengths = 0;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
     // Only the names that matter are lowercased: by length first, most names skip it.
@@ -542,17 +608,21 @@ function plainHead(headers: string[]): boolean {
         if (name.toLowerCase() === 'host') hosts++;
         break;
       case 6:
-        if (name.toLowerCase() === 'expect') return false;
+        if (name.toLowerCase() === 'expect') return NOT_PLAIN;
         break;
       case 14:
-        if (name.toLowerCase() === 'content-length') return false;
+        if (name.toLowerCase() === 'content-length') {
+          lengths++;
+          length = Number(headers[i + 1]);
+        }
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') return false;
+        if (name.toLowerCase() === 'transfer-encoding') return NOT_PLAIN;
         break;
     }
   }
-  return hosts === 1;
+  if (hosts !== 1 || lengths > 1 || (lengths === 1 && !(length <= maxBody))) return NOT_PLAIN;
+  return length;
 }
 
 class FastLane implements FastPath {
@@ -562,6 +632,11 @@ class FastLane implements FastPath {
   handedOffCount = 0;
   /** MAX_HEADERS as the length of llhttp's flat [name, value, …] list. */
   readonly maxHeaderFields: number;
+  /**
+   * FastPathOptions.maxBodyBytes, or -1 without it: then a Content-Length of any value, 0
+   * included, goes to node:http, as it always has for the gateway.
+   */
+  readonly maxBodyBytes: number;
   /** `Connection: keep-alive` and its timeout, as node:http announces them. */
   readonly keepAliveHeader: string;
   private readonly sweep: NodeJS.Timeout | undefined;
@@ -572,6 +647,8 @@ class FastLane implements FastPath {
     readonly handOff: (socket: Socket) => void,
   ) {
     this.maxHeaderFields = options.maxHeaders * 2;
+    this.maxBodyBytes =
+      options.maxBodyBytes !== undefined && options.maxBodyBytes > 0 ? options.maxBodyBytes : -1;
     const idleMs = options.keepAliveTimeoutMs;
     this.keepAliveHeader =
       idleMs > 0

@@ -1,0 +1,235 @@
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import { createLogger } from '@netlab/shared';
+import { waitFor } from '@netlab/shared/testing';
+import { Client, Pool, request, type Dispatcher } from 'undici';
+import { FAST_PATH_MAX_ENVELOPE } from '../src/http-api';
+import { startApp, type App } from './fixtures/app';
+import { startUpstream, type Upstream } from './fixtures/fetcher';
+import { createRoutes, type Routes } from './fixtures/routes';
+
+/**
+ * `POST /fetch` on the fast path (shared/src/fast-path.ts): the same answers as node:http gives
+ * (an app with FETCH_FAST_PATH=false, side by side), and everything else still served by
+ * node:http on the same port.
+ */
+
+let routes: Routes;
+let up: Upstream;
+let fast: App;
+let slow: App;
+
+beforeAll(async () => {
+  routes = createRoutes();
+  up = await startUpstream(routes.handler);
+  fast = await startApp();
+  slow = await startApp({ FETCH_FAST_PATH: 'false' });
+});
+
+afterAll(async () => {
+  routes.close();
+  await fast.close();
+  await slow.close();
+  await up.close();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** An answer with what differs between any two fetches masked: times, dates, made-up ids. */
+async function ask(app: App, body: string, headers: Record<string, string>): Promise<Answer> {
+  const res = await request(`${app.url}/fetch`, { method: 'POST', headers, body });
+  const text = await res.body.text();
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    // Announced alike by both servers, in their own letter case; the date moves.
+    if (['date', 'connection', 'keep-alive'].includes(name)) continue;
+    // The length follows the times' digits: checked against the body instead.
+    if (name === 'content-length') {
+      expect(Number(value)).toBe(Buffer.byteLength(text));
+      continue;
+    }
+    out[name] = String(value);
+  }
+  if (/^[0-9a-f]{12}-\d+$/.test(out['x-request-id'] ?? '')) out['x-request-id'] = '(made)';
+  return {
+    status: res.statusCode,
+    headers: out,
+    body: JSON.parse(
+      text
+        .replace(/"(elapsedMs|totalMs)":[0-9.]+/g, '"$1":0')
+        .replace(/"date":"[^"]*"/g, '"date":""'),
+    ),
+  };
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+describe('POST /fetch on the fast path', () => {
+  const cases: [string, () => string, Record<string, string>][] = [
+    ['a fetch', () => JSON.stringify({ url: `${up.url}/echo` }), JSON_TYPE],
+    ['an upstream 404', () => JSON.stringify({ url: `${up.url}/echo?status=404` }), JSON_TYPE],
+    [
+      'a fetch with a request id',
+      () => JSON.stringify({ url: `${up.url}/echo`, params: { a: ['1', '2'] } }),
+      { ...JSON_TYPE, 'x-request-id': 'trace-fast' },
+    ],
+    ['an invalid envelope', () => JSON.stringify({ url: 7, method: 'NOPE' }), JSON_TYPE],
+    ['a body that is not JSON', () => '{"url":', JSON_TYPE],
+    ['a body of another type', () => 'url=x', { 'content-type': 'text/plain' }],
+    ['a denied destination', () => JSON.stringify({ url: 'http://169.254.169.254/' }), JSON_TYPE],
+    ['a scheme not fetched', () => JSON.stringify({ url: 'file:///etc/passwd' }), JSON_TYPE],
+  ];
+
+  it.each(cases)('answers %s as node:http does', async (_name, body, headers) => {
+    const served = fast.http.fastPath!.served();
+    const [viaFast, viaNode] = [await ask(fast, body(), headers), await ask(slow, body(), headers)];
+    expect(viaFast).toEqual(viaNode);
+    expect(fast.http.fastPath!.served()).toBe(served + 1);
+  });
+
+  it('is off with FETCH_FAST_PATH=false and whenever request logs are written', async () => {
+    expect(slow.http.fastPath).toBeUndefined();
+    const logger = createLogger({
+      service: 'fetcher',
+      instance: 'test',
+      level: 'info',
+      destination: { write: () => undefined },
+    });
+    const logged = await startApp({}, logger);
+    try {
+      expect(logged.http.fastPath).toBeUndefined();
+    } finally {
+      await logged.close();
+    }
+  });
+
+  // A FIN, not a reset: node:http takes a half-close as the caller leaving (httpAllowHalfOpen
+  // false), and so does the fast path (halfCloseAborts).
+  it.each([
+    ['the fast path', () => fast, 1],
+    ['node:http', () => slow, 0],
+  ] as const)(
+    'cancels the fetch when the caller half-closes before the reply (%s)',
+    async (_name, app, taken) => {
+      let seen = false;
+      let upstreamClosed = false;
+      const silent = await startUpstream((req) => {
+        seen = true;
+        req.socket.once('close', () => (upstreamClosed = true));
+      });
+      try {
+        const served = fast.http.fastPath!.served();
+        const socket = connect({
+          port: Number(new URL(app().url).port),
+          host: '127.0.0.1',
+          allowHalfOpen: true,
+        });
+        const body = JSON.stringify({ url: silent.url });
+        socket.write(
+          `POST /fetch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${body.length}\r\n\r\n${body}`,
+        );
+        await waitFor('the upstream to get the request', () => seen);
+        expect(fast.http.fastPath!.served()).toBe(served + taken);
+        socket.end();
+        await waitFor(
+          'the upstream connection to close and the slot to be free',
+          () => upstreamClosed && app().core.limiter.stats().running === 0,
+        );
+        socket.destroy();
+      } finally {
+        await silent.close();
+      }
+    },
+  );
+});
+
+describe('what the fast path leaves to node:http', () => {
+  // A connection handed to node:http stays node:http's: one connection per request here.
+  const fresh = async (
+    path: string,
+    opts: Omit<Dispatcher.RequestOptions, 'path' | 'method'> & {
+      method?: Dispatcher.HttpMethod;
+    } = {},
+  ) => {
+    const client = new Client(fast.url);
+    try {
+      const res = await client.request({ path, method: 'GET', ...opts });
+      const text = await res.body.text();
+      return { statusCode: res.statusCode, text };
+    } finally {
+      await client.close();
+    }
+  };
+
+  it('serves an envelope over FAST_PATH_MAX_ENVELOPE, health and other routes on the same port', async () => {
+    const handedOff = fast.http.fastPath!.handedOff();
+    const big = JSON.stringify({
+      url: `${up.url}/echo`,
+      method: 'POST',
+      json: { pad: 'p'.repeat(FAST_PATH_MAX_ENVELOPE) },
+    });
+    const res = await fresh('/fetch', {
+      method: 'POST',
+      headers: JSON_TYPE,
+      body: big,
+    });
+    expect(res.statusCode).toBe(200);
+    expect((JSON.parse(res.text) as { status: number }).status).toBe(200);
+    const health = await fresh('/healthz');
+    expect(health.statusCode).toBe(200);
+    const list = await fresh('/downloads');
+    expect(list.statusCode).toBe(200);
+    expect(fast.http.fastPath!.handedOff()).toBe(handedOff + 3);
+  });
+
+  it('serves a chunked envelope through node:http', async () => {
+    const handedOff = fast.http.fastPath!.handedOff();
+    const body = JSON.stringify({ url: `${up.url}/echo` });
+    const res = await fresh('/fetch', {
+      method: 'POST',
+      headers: JSON_TYPE,
+      // A stream has no length: undici sends it chunked.
+      body: Readable.from([body.slice(0, 5), body.slice(5)]),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(fast.http.fastPath!.handedOff()).toBe(handedOff + 1);
+  });
+});
+
+describe('closing', () => {
+  it('closes idle fast-path connections and lets a running fetch finish first', async () => {
+    const app = await startApp();
+    const pool = new Pool(app.url, { connections: 2 });
+    try {
+      const idle = await pool.request({
+        path: '/fetch',
+        method: 'POST',
+        headers: JSON_TYPE,
+        body: JSON.stringify({ url: `${up.url}/echo` }),
+      });
+      await idle.body.dump();
+      const running = pool.request({
+        path: '/fetch',
+        method: 'POST',
+        headers: JSON_TYPE,
+        body: JSON.stringify({ url: `${up.url}/slow?ms=300` }),
+      });
+      await waitFor('the slow fetch to run', () => app.core.limiter.stats().running === 1);
+      expect(app.http.fastPath!.open()).toBe(2);
+      const closed = app.http.close(5_000);
+      const res = await running;
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+      await expect(closed).resolves.toBe(true);
+      expect(app.http.fastPath!.open()).toBe(0);
+    } finally {
+      await pool.close();
+      await app.close();
+    }
+  });
+});
