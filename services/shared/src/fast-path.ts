@@ -19,7 +19,7 @@ import { Socket as NetSocket, type Socket } from 'node:net';
  * it answers exactly as it would have alone (400, 408, 413, 431, 100-continue, upgrades, bodies,
  * the admin endpoints). The fast path never answers a malformed request itself, which is why the
  * smuggling corpus cannot tell the two apart. Requests on one connection are served one at a
- * time, in order (pipelined ones wait, unparsed). DECISIONS.md #62.
+ * time, in order (pipelined ones wait, unparsed). DECISIONS.md #62 and #65.
  */
 
 /** What the proxy reads from a client request: node:http's IncomingMessage or a FastRequest. */
@@ -94,7 +94,10 @@ export class FastRequest implements ClientRequest {
     readonly body: Buffer | undefined,
   ) {}
 
-  /** The first value of header `name` (given in lower case), as IncomingMessage.headers has it. */
+  /**
+   * The value of header `name` (given in lower case); its first when repeated, as node:http
+   * keeps Content-Type (where it joins repeats of most other headers with ", ").
+   */
   header(name: string): string | undefined {
     const raw = this.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
