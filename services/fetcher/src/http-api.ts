@@ -26,7 +26,7 @@ import {
 import { parseDownloadStart, type DownloadEvent, type DownloadManager } from './download-manager';
 import { fetcherError, isFetcherError } from './errors';
 import type { CancelHook, FetchEngine } from './fetch-engine';
-import { parseFetchRequest } from './request-model';
+import { parseEnvelopeJson, parseFetchRequest } from './request-model';
 import { STREAM_HIGH_WATER_MARK } from './response-body';
 import type { SessionStore } from './session-store';
 
@@ -187,23 +187,12 @@ function onJsonData(this: ReadingRequest, chunk: Buffer): void {
   r.chunks.push(chunk);
 }
 
-/** The envelope's JSON; throws FETCH_INVALID_REQUEST when it is not JSON. */
-function parseEnvelope(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw fetcherError(
-      'FETCH_INVALID_REQUEST',
-      `The envelope is not JSON: ${(err as Error).message}`,
-    );
-  }
-}
-
 function onJsonEnd(this: ReadingRequest): void {
   const r = this[JSON_READ]!;
   const { chunks } = r;
   try {
-    r.resolve(parseEnvelope(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    r.resolve(parseEnvelopeJson(bytes.toString('utf8')));
   } catch (err) {
     r.reject(err);
   }
@@ -498,7 +487,7 @@ export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
     cancel: CancelHook,
   ): Promise<void> => {
     if (!JSON_TYPE.test(req.header('content-type') ?? '')) throw unsupportedType();
-    return fetchAndReply(res, parseEnvelope(body), requestId, cancel);
+    return fetchAndReply(res, parseEnvelopeJson(body.toString('utf8')), requestId, cancel);
   };
 
   /**
@@ -527,6 +516,7 @@ export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
           server,
           {
             maxHeaderSize,
+            // node:http's own default when the server sets none.
             maxHeaders: server.maxHeadersCount ?? 2000,
             keepAliveTimeoutMs: server.keepAliveTimeout,
             maxBodyBytes: Math.min(FAST_PATH_MAX_ENVELOPE, deps.maxRequestBytes),

@@ -10,7 +10,7 @@ import {
 } from '@netlab/shared';
 import { fetcherError } from './errors';
 import type { FetchEngine } from './fetch-engine';
-import { parseFetchRequest } from './request-model';
+import { parseEnvelopeJson, parseFetchRequest } from './request-model';
 
 /**
  * The micro endpoint `netlab.fetcher.fetch` (queue group `fetcher`, so instances share the work):
@@ -41,14 +41,7 @@ const encoder = new TextEncoder();
 
 /** The request's JSON envelope; FETCH_INVALID_REQUEST when it is not JSON. */
 export function envelopeOf(msg: Msg): unknown {
-  try {
-    return msg.json();
-  } catch (err) {
-    throw fetcherError(
-      'FETCH_INVALID_REQUEST',
-      `The envelope is not JSON: ${(err as Error).message}`,
-    );
-  }
+  return parseEnvelopeJson(msg.string());
 }
 
 /** Problem details for a failure; an unexpected one is logged. */

@@ -213,6 +213,21 @@ function plainGet(input: unknown): FetchRequest | undefined {
 }
 
 /** Validates an envelope; every problem is listed in one FETCH_INVALID_REQUEST. */
+/**
+ * The JSON of an envelope as received (an HTTP body, a NATS message), not yet validated:
+ * FETCH_INVALID_REQUEST when it is not JSON.
+ */
+export function parseEnvelopeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw fetcherError(
+      'FETCH_INVALID_REQUEST',
+      `The envelope is not JSON: ${(err as Error).message}`,
+    );
+  }
+}
+
 export function parseFetchRequest(input: unknown): FetchRequest {
   const plain = plainGet(input);
   if (plain !== undefined) return plain;

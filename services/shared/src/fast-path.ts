@@ -596,8 +596,8 @@ const NOT_PLAIN = -1;
 
 /**
  * The body length of a plain head: one Host, no Transfer-Encoding, no Expect, and no
- * Content-Length or one of at most `maxBody` bytes (-1: none at all); its value, or 0 without
- * one. NOT_PLAIN otherwise. llhttp has checked the Content-Length's digits already.
+ * Content-Length or one of at most `maxBody` bytes (0: none at all, not even `Content-Length: 0`);
+ * its value, or 0 without one. NOT_PLAIN otherwise. llhttp has checked the digits already.
  */
 function plainBodyLength(headers: string[], maxBody: number): number {
   let hosts = 0;
@@ -624,7 +624,8 @@ function plainBodyLength(headers: string[], maxBody: number): number {
         break;
     }
   }
-  if (hosts !== 1 || lengths > 1 || (lengths === 1 && !(length <= maxBody))) return NOT_PLAIN;
+  if (hosts !== 1 || lengths > 1 || (lengths === 1 && !(maxBody > 0 && length <= maxBody)))
+    return NOT_PLAIN;
   return length;
 }
 
@@ -636,8 +637,8 @@ class FastLane implements FastPath {
   /** MAX_HEADERS as the length of llhttp's flat [name, value, …] list. */
   readonly maxHeaderFields: number;
   /**
-   * FastPathOptions.maxBodyBytes, or -1 without it: then a Content-Length of any value, 0
-   * included, goes to node:http, as it always has for the gateway.
+   * FastPathOptions.maxBodyBytes; 0 without it: then a Content-Length of any value, 0 included,
+   * goes to node:http, as it always has for the gateway.
    */
   readonly maxBodyBytes: number;
   /** `Connection: keep-alive` and its timeout, as node:http announces them. */
@@ -650,8 +651,7 @@ class FastLane implements FastPath {
     readonly handOff: (socket: Socket) => void,
   ) {
     this.maxHeaderFields = options.maxHeaders * 2;
-    this.maxBodyBytes =
-      options.maxBodyBytes !== undefined && options.maxBodyBytes > 0 ? options.maxBodyBytes : -1;
+    this.maxBodyBytes = options.maxBodyBytes ?? 0;
     const idleMs = options.keepAliveTimeoutMs;
     this.keepAliveHeader =
       idleMs > 0
