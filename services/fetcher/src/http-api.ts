@@ -47,7 +47,7 @@ import type { SessionStore } from './session-store';
  * ```
  *
  * `POST /fetch` with a small envelope that arrived whole is served on the shared fast path
- * (shared/src/fast-path.ts) in front of node:http, when no request log line is written; node:http
+ * (shared/src/fast-path.ts) in front of node:http, with the same request log line; node:http
  * serves everything else, on the same port. DECISIONS.md #65.
  */
 
@@ -67,7 +67,7 @@ export interface FetcherAppDeps {
 /** The fetcher's HTTP server, and the fast path in front of it. */
 export interface FetcherHttp {
   server: Server;
-  /** undefined when off (FETCH_FAST_PATH=false, request logs on, or a Node without it). */
+  /** undefined when off (FETCH_FAST_PATH=false, or a Node without it). */
   fastPath: FastPath | undefined;
   /**
    * Stops taking requests and finishes those running, on node:http's connections and the fast
@@ -228,6 +228,15 @@ function readJson(req: IncomingMessage, max: number): Promise<unknown> {
 interface RequestState extends CancelHook {
   done: (() => void) | undefined;
 }
+
+/** On the fast path, also what its request line needs. */
+interface FastRequestState extends RequestState {
+  requestId: string;
+  /** Date.now() when it came in (0 without request lines). */
+  started: number;
+  /** Its line is written (when the reply was out, or when the caller left). */
+  logged: boolean;
+}
 const REQUEST_STATE = Symbol('requestState');
 type TrackedResponse = ServerResponse & { [REQUEST_STATE]?: RequestState };
 
@@ -290,19 +299,20 @@ export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
     else log.warn(line, 'request failed');
   };
 
-  /** The fetch and its reply, from either server. */
+  /** The fetch and its reply, from either server; `echoId`: no setHeader has given the id yet. */
   const fetchAndReply = async (
     res: Reply,
     input: unknown,
     requestId: string,
     cancel: CancelHook,
+    echoId: boolean,
   ): Promise<void> => {
     const out = await deps.engine.fetch(parseFetchRequest(input), {
       via: 'http',
       cancel,
       requestId,
     });
-    sendJson(res, 200, out, undefined, httpLogger === undefined ? requestId : undefined);
+    sendJson(res, 200, out, undefined, echoId ? requestId : undefined);
   };
 
   const handleFetch = async (
@@ -311,7 +321,14 @@ export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
     requestId: string,
     cancel: CancelHook,
   ): Promise<void> =>
-    fetchAndReply(res, await readJson(req, deps.maxRequestBytes), requestId, cancel);
+    fetchAndReply(
+      res,
+      await readJson(req, deps.maxRequestBytes),
+      requestId,
+      cancel,
+      // The request logger has set it.
+      httpLogger === undefined,
+    );
 
   const handleStream = async (
     req: IncomingMessage,
@@ -487,7 +504,7 @@ export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
     cancel: CancelHook,
   ): Promise<void> => {
     if (!JSON_TYPE.test(req.header('content-type') ?? '')) throw unsupportedType();
-    return fetchAndReply(res, parseEnvelopeJson(body.toString('utf8')), requestId, cancel);
+    return fetchAndReply(res, parseEnvelopeJson(body.toString('utf8')), requestId, cancel, true);
   };
 
   /**
@@ -499,19 +516,42 @@ export function createFetcherApp(deps: FetcherAppDeps): FetcherHttp {
     const body = req.body;
     if (body === undefined || req.method !== 'POST' || req.url !== '/fetch') return false;
     if (deps.lifecycle?.isShuttingDown() === true) return false;
-    const requestId = requestIdOf(req.header(REQUEST_ID_HEADER));
-    const state: RequestState = { cancel: undefined, done: deps.lifecycle?.beginWork() };
+    const state: FastRequestState = {
+      cancel: undefined,
+      done: deps.lifecycle?.beginWork(),
+      requestId: requestIdOf(req.header(REQUEST_ID_HEADER)),
+      started: httpLogger === undefined ? 0 : Date.now(),
+      logged: false,
+    };
     // Called only when the connection closes before the reply is out: the caller is gone.
-    res.once('close', () => state.cancel?.callerGone());
-    const work = fastFetch(req, body, res, requestId, state);
+    res.once('close', () => {
+      state.cancel?.callerGone();
+      fastLine(req, res, state, false);
+    });
+    const work = fastFetch(req, body, res, state.requestId, state);
     work
-      .catch((err: unknown) => fail(res, err, '/fetch', req, false, requestId, true))
-      .finally(() => state.done?.());
+      .catch((err: unknown) => fail(res, err, '/fetch', req, false, state.requestId, true))
+      .finally(() => {
+        state.done?.();
+        fastLine(req, res, state, true);
+      });
     return true;
   };
 
+  /** The request line, once: when the reply is out, or when the caller left (as node:http's). */
+  const fastLine = (
+    req: FastRequest,
+    res: FastResponse,
+    state: FastRequestState,
+    completed: boolean,
+  ): void => {
+    if (httpLogger === undefined || state.logged) return;
+    state.logged = true;
+    httpLogger.fastLine(req, res, state.requestId, state.started, completed);
+  };
+
   const fastPath =
-    deps.fastPath !== false && httpLogger === undefined && FAST_PATH_AVAILABLE
+    deps.fastPath !== false && FAST_PATH_AVAILABLE
       ? installFastPath(
           server,
           {

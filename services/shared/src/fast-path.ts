@@ -106,7 +106,45 @@ export class FastRequest implements ClientRequest {
     }
     return undefined;
   }
+
+  /** The headers as node:http's `req.headers` has them, made on each call (for log lines). */
+  get headers(): Record<string, string | string[]> {
+    const out: Record<string, string | string[]> = {};
+    const raw = this.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const value = raw[i + 1]!;
+      const seen = out[name];
+      if (name === 'set-cookie') out[name] = seen === undefined ? [value] : [...seen, value];
+      else if (seen === undefined) out[name] = value;
+      else if (name === 'cookie') out[name] = `${String(seen)}; ${value}`;
+      else if (!SINGLE_VALUED.has(name)) out[name] = `${String(seen)}, ${value}`;
+    }
+    return out;
+  }
 }
+
+/** Request headers whose repeats node:http drops (its default, without joinDuplicateHeaders). */
+const SINGLE_VALUED = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
 
 let cachedDate: string | undefined;
 /** The Date header, built at most once a second (as node:http does). */
@@ -136,6 +174,8 @@ export class FastResponse implements ClientResponse {
   headersSent = false;
   finished = false;
   private head: string | undefined;
+  /** The list given to writeHead, for getHeaders. */
+  private headerList: readonly string[] = [];
   private chunked = false;
   private bodyless: boolean;
   private onClose: (() => void) | undefined;
@@ -155,8 +195,25 @@ export class FastResponse implements ClientResponse {
     return this.socket.destroyed;
   }
 
+  /**
+   * The headers given to writeHead, by lower-case name, as node:http's `res.getHeaders()` has
+   * them (without the Date and Connection it adds itself). Made on each call, for log lines.
+   */
+  getHeaders(): Record<string, string | string[]> {
+    const out: Record<string, string | string[]> = {};
+    const list = this.headerList;
+    for (let i = 0; i < list.length; i += 2) {
+      const name = list[i]!.toLowerCase();
+      const seen = out[name];
+      const value = list[i + 1]!;
+      out[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+    }
+    return out;
+  }
+
   writeHead(statusCode: number, headers: string[]): this {
     this.statusCode = statusCode;
+    this.headerList = headers;
     let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'unknown'}${CRLF}`;
     let length = false;
     let date = false;

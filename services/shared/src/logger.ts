@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config';
+import type { FastRequest, FastResponse } from './fast-path';
 
 export type { Logger } from 'pino';
 
@@ -79,6 +80,18 @@ export interface HttpLogger {
   (req: IncomingMessage, res: ServerResponse, next?: () => void): void;
   /** The logger lines are written with (`component: http`). */
   readonly logger: Logger;
+  /**
+   * The line of a request served on the fast path (shared/src/fast-path.ts), with the same fields
+   * as node:http's: `started` is Date.now() when it came in; `completed` false when the caller
+   * left before the reply was out.
+   */
+  fastLine(
+    req: FastRequest,
+    res: FastResponse,
+    id: string,
+    started: number,
+    completed: boolean,
+  ): void;
 }
 
 // Probes and scrapes (also under the static server's reserved /-/) would drown the lines that
@@ -98,10 +111,32 @@ interface Logged {
 }
 type LoggedResponse = ServerResponse & { [state]?: Logged; err?: unknown };
 
-function levelOf(res: ServerResponse, err: unknown): 'info' | 'warn' | 'error' {
-  if (err !== undefined || res.statusCode >= 500) return 'error';
-  if (res.statusCode >= 400) return 'warn';
-  return 'info';
+/**
+ * One request line (`info`, `warn` for 4xx, `error` for 5xx or a failure), from node:http's
+ * request and response or the fast path's: pino's serializers read the same fields of both.
+ */
+function writeLine(
+  log: Logger,
+  req: object,
+  res: { readonly statusCode: number },
+  started: number,
+  failure: unknown,
+  completed: boolean,
+): void {
+  const level =
+    failure !== undefined || res.statusCode >= 500
+      ? 'error'
+      : res.statusCode >= 400
+        ? 'warn'
+        : 'info';
+  if (!log.isLevelEnabled(level)) return;
+  const responseTime = Date.now() - started;
+  if (level === 'error') {
+    const error = failure ?? new Error(`failed with status code ${res.statusCode}`);
+    log.error({ req, res, err: error, responseTime }, 'request errored');
+    return;
+  }
+  log[level]({ req, res, responseTime }, completed ? 'request completed' : 'request aborted');
 }
 
 function finish(res: LoggedResponse, err: unknown): void {
@@ -111,20 +146,8 @@ function finish(res: LoggedResponse, err: unknown): void {
   res.off('finish', onFinish);
   res.off('close', onFinish);
   res.off('error', onError);
-  const failure = err ?? res.err;
-  const level = levelOf(res, failure);
-  if (!s.log.isLevelEnabled(level)) return;
-  const responseTime = Date.now() - s.started;
-  if (failure !== undefined || res.statusCode >= 500) {
-    const error = failure ?? new Error(`failed with status code ${res.statusCode}`);
-    s.log[level]({ req: s.req, res, err: error, responseTime }, 'request errored');
-    return;
-  }
   const completed = !s.req.readableAborted && res.writableEnded;
-  s.log[level](
-    { req: s.req, res, responseTime },
-    completed ? 'request completed' : 'request aborted',
-  );
+  writeLine(s.log, s.req, res, s.started, err ?? res.err, completed);
 }
 
 function onFinish(this: LoggedResponse): void {
@@ -189,5 +212,29 @@ export function createHttpLogger(logger: Logger): HttpLogger {
     }
     if (next !== undefined) next();
   };
-  return Object.assign(middleware, { logger: log });
+  const fastLine = (
+    req: FastRequest,
+    res: FastResponse,
+    id: string,
+    started: number,
+    completed: boolean,
+  ): void => {
+    // What pino's serializers read of node:http's request and response, with the id the
+    // middleware puts on them.
+    const view = {
+      id,
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      socket: req.socket,
+    };
+    // The id first, as the middleware's setHeader puts it on node:http's responses.
+    const resView = {
+      statusCode: res.statusCode,
+      headersSent: res.headersSent,
+      getHeaders: () => ({ [REQUEST_ID_HEADER]: id, ...res.getHeaders() }),
+    };
+    writeLine(log, view, resView, started, undefined, completed);
+  };
+  return Object.assign(middleware, { logger: log, fastLine });
 }
