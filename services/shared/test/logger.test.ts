@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import type { Logger } from 'pino';
-import { createHttpLogger, REQUEST_ID_HEADER, requestIdOf } from '@netlab/shared';
-import { captureLogger, listen } from '@netlab/shared/testing';
+import {
+  createHttpLogger,
+  createLogger,
+  installFastPath,
+  REQUEST_ID_HEADER,
+  requestIdOf,
+} from '@netlab/shared';
+import { captureLogger, listen, waitFor } from '@netlab/shared/testing';
 
 describe('createLogger', () => {
   it('binds service and instance and redacts credentials in headers', () => {
@@ -169,6 +176,89 @@ describe('createHttpLogger', () => {
       expect(line).toMatchObject({ component: 'http', req: { id: 'trace-2', url: '/x' } });
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('createHttpLogger().fastLine', () => {
+  // The same requests to node:http (with the middleware) and to the fast path (with fastLine),
+  // told apart only by x-via: the two request lines must be the same bytes but for times, ports,
+  // x-via and (5xx) where the stack was made.
+  it("writes the bytes node:http's line has, credentials redacted, at every level", async () => {
+    const raw: string[] = [];
+    const logger = createLogger({
+      service: 'fetcher',
+      instance: 'fetcher-test',
+      level: 'info',
+      destination: { write: (line: string) => void raw.push(line) },
+    });
+    const httpLogger = createHttpLogger(logger);
+    const reply = (): string[] => [
+      'content-type',
+      'text/plain',
+      'set-cookie',
+      'sid=response-secret',
+      'content-length',
+      '2',
+    ];
+    const server = createServer((req, res) => {
+      httpLogger(req, res);
+      res.writeHead(Number(req.headers['x-status']), reply());
+      res.end('ok');
+    });
+    const fast = installFastPath(
+      server,
+      { maxHeaderSize: 16 * 1024, maxHeaders: 100, keepAliveTimeoutMs: 5000 },
+      (req, res) => {
+        if (req.header('x-via') !== 'fast') return false;
+        const started = Date.now();
+        const id = requestIdOf(req.header(REQUEST_ID_HEADER));
+        res.writeHead(Number(req.header('x-status')), [...reply(), REQUEST_ID_HEADER, id]);
+        res.end(Buffer.from('ok'));
+        httpLogger.fastLine(req, res, id, started, true);
+        return true;
+      },
+    );
+    const { port } = await listen(server, 0, '127.0.0.1');
+    try {
+      const ask = async (via: string, status: number) => {
+        const socket = connect(port, '127.0.0.1');
+        await new Promise<void>((resolve) => socket.once('connect', resolve));
+        const closed = new Promise((resolve) => socket.once('close', resolve));
+        socket.resume();
+        socket.write(
+          Buffer.from(
+            `GET /x?q=1 HTTP/1.1\r\nHost: h\r\nX-Via: ${via}\r\nX-Status: ${status}\r\n` +
+              `Authorization: Bearer s3cret\r\nCookie: sid=abc\r\nProxy-Authorization: Basic cHc=\r\n` +
+              `X-Request-Id: trace-${status}\r\nX-Note: a"b\\c \xe9\r\nAccept: a\r\nAccept: b\r\n` +
+              `Connection: close\r\n\r\n`,
+            'latin1',
+          ),
+        );
+        await closed;
+        await waitFor('the request line', () => raw.length > 0);
+        return raw
+          .splice(0)
+          .join('')
+          .replace(/"(time|responseTime|remotePort)":("[^"]*"|\d+)/g, '"$1":0')
+          .replace(/"x-via":"\w+"/, '"x-via":""')
+          .replace(/"stack":"(?:[^"\\]|\\.)*"/, '"stack":""');
+      };
+      for (const status of [200, 404, 503]) {
+        const [viaFast, viaNode] = [await ask('fast', status), await ask('node', status)];
+        expect(viaFast).toBe(viaNode);
+        for (const secret of ['s3cret', 'sid=abc', 'cHc=', 'response-secret'])
+          expect(viaFast).not.toContain(secret);
+        expect(JSON.parse(viaFast)).toMatchObject({
+          level: status === 200 ? 30 : status === 404 ? 40 : 50,
+          req: { id: `trace-${status}`, headers: { 'x-note': 'a"b\\c é', accept: 'a, b' } },
+          res: { statusCode: status, headers: { 'set-cookie': '[redacted]' } },
+        });
+      }
+      expect([fast.served(), fast.handedOff()]).toEqual([3, 3]);
+    } finally {
+      await fast.close(0);
+      server.close();
     }
   });
 });
