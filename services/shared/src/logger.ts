@@ -107,19 +107,68 @@ const REDACTED_RESPONSE_HEADERS = redactedHeaders('res.headers');
 const INFO_LEVEL = 30;
 const WARN_LEVEL = 40;
 
-/** Censors, in place, what REDACTED_PATHS censors. */
+/**
+ * `headers` with `names` censored: a censored copy when one is there (`headers` may be the
+ * request's own), else `headers` itself, as most requests carry no credentials.
+ */
 function redact(
-  headers: Record<string, string | string[]>,
+  headers: Record<string, unknown>,
   names: readonly string[],
-): Record<string, string | string[]> {
-  for (const name of names) if (name in headers) headers[name] = CENSOR;
-  return headers;
+): Record<string, unknown> {
+  let out = headers;
+  for (const name of names) {
+    if (!(name in headers)) continue;
+    if (out === headers) out = { ...headers };
+    out[name] = CENSOR;
+  }
+  return out;
 }
 
-/** A fast response's headers as the request line has them: the id first, Set-Cookie censored. */
-function responseHeaders(res: FastResponse, id: string): Record<string, string | string[]> {
-  // The id first, as the middleware's setHeader puts it on node:http's responses.
-  return redact({ [REQUEST_ID_HEADER]: id, ...res.getHeaders() }, REDACTED_RESPONSE_HEADERS);
+/** What pino's request serializer reads: node:http's (or Express's) request, or a fast view. */
+interface LoggableRequest {
+  id?: unknown;
+  method?: string | undefined;
+  url?: string | undefined;
+  originalUrl?: string;
+  path?: unknown;
+  query?: unknown;
+  params?: unknown;
+  headers: Record<string, unknown>;
+  socket: { remoteAddress?: string | undefined; remotePort?: number | undefined } | null;
+}
+
+/** What pino's response serializer reads. */
+interface LoggableResponse {
+  readonly statusCode: number;
+  readonly headersSent: boolean;
+  getHeaders(): Record<string, unknown>;
+}
+
+/**
+ * The `req` of a request line: pino-std-serializers' fields, in its order, with what
+ * REDACTED_PATHS censors censored, so that the JSON is the same bytes pino writes.
+ */
+function requestFields(req: LoggableRequest): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    id: typeof req.id === 'function' ? (req.id as () => unknown)() : req.id || undefined,
+    method: req.method,
+    url: req.originalUrl || (typeof req.path === 'string' ? req.path : req.url || undefined),
+  };
+  if (req.query) fields.query = req.query;
+  if (req.params) fields.params = req.params;
+  fields.headers = redact(req.headers, REDACTED_REQUEST_HEADERS);
+  const socket = req.socket;
+  fields.remoteAddress = socket && socket.remoteAddress;
+  fields.remotePort = socket && socket.remotePort;
+  return fields;
+}
+
+/** The `res` of a request line, as pino-std-serializers gives it, censored. */
+function responseFields(res: LoggableResponse): Record<string, unknown> {
+  return {
+    statusCode: res.headersSent ? res.statusCode : null,
+    headers: redact(res.getHeaders(), REDACTED_RESPONSE_HEADERS),
+  };
 }
 
 // Probes and scrapes (also under the static server's reserved /-/) would drown the lines that
@@ -132,6 +181,7 @@ const ERROR_LEVEL = 50;
 const state = Symbol('netlab.httpLogger');
 interface Logged {
   readonly log: Logger;
+  readonly lines: RequestLines;
   readonly req: IncomingMessage;
   readonly started: number;
   done: boolean;
@@ -139,32 +189,42 @@ interface Logged {
 }
 type LoggedResponse = ServerResponse & { [state]?: Logged; err?: unknown };
 
-/**
- * One request line (`info`, `warn` for 4xx, `error` for 5xx or a failure), from node:http's
- * request and response or the fast path's: pino's serializers read the same fields of both.
- */
-function writeLine(
-  log: Logger,
-  req: object,
-  res: { readonly statusCode: number },
+/** Writes one request line (`info`, `warn` for 4xx, `error` for 5xx or a failure). */
+type RequestLines = (
+  req: LoggableRequest,
+  res: LoggableResponse,
   started: number,
   failure: unknown,
   completed: boolean,
-): void {
-  const level =
-    failure !== undefined || res.statusCode >= 500
-      ? 'error'
-      : res.statusCode >= 400
-        ? 'warn'
-        : 'info';
-  if (!log.isLevelEnabled(level)) return;
-  const responseTime = Date.now() - started;
-  if (level === 'error') {
-    const error = failure ?? new Error(`failed with status code ${res.statusCode}`);
-    log.error({ req, res, err: error, responseTime }, 'request errored');
-    return;
-  }
-  log[level]({ req, res, responseTime }, completed ? 'request completed' : 'request aborted');
+) => void;
+
+/**
+ * The request lines of `log`. Lines with an `err` (5xx, failures) go through pino; the others,
+ * almost all, are built here rather than by pino's generic serializers and redaction (half of a
+ * line's cost): the fields are known, and so is what REDACTED_PATHS censors in them. The same
+ * bytes as pino's (test/logger.test.ts), like the gateway's access log (DECISIONS.md #59, #66).
+ */
+function requestLines(log: Logger): RequestLines {
+  const symbols = log as unknown as Record<symbol, unknown>;
+  const bindings = symbols[pino.symbols.chindingsSym] as string;
+  const stream = symbols[pino.symbols.streamSym] as DestinationStream;
+  return (req, res, started, failure, completed) => {
+    const status = res.statusCode;
+    if (failure !== undefined || status >= 500) {
+      if (!log.isLevelEnabled('error')) return;
+      const error = failure ?? new Error(`failed with status code ${status}`);
+      log.error({ req, res, err: error, responseTime: Date.now() - started }, 'request errored');
+      return;
+    }
+    const level = status >= 400 ? WARN_LEVEL : INFO_LEVEL;
+    if (log.levelVal > level) return;
+    stream.write(
+      `{"level":${level},"time":"${new Date().toISOString()}"${bindings},` +
+        `"req":${JSON.stringify(requestFields(req))},"res":${JSON.stringify(responseFields(res))},` +
+        `"responseTime":${Date.now() - started},` +
+        `"msg":"${completed ? 'request completed' : 'request aborted'}"}\n`,
+    );
+  };
 }
 
 function finish(res: LoggedResponse, err: unknown): void {
@@ -175,7 +235,7 @@ function finish(res: LoggedResponse, err: unknown): void {
   res.off('close', onFinish);
   res.off('error', onError);
   const completed = !s.req.readableAborted && res.writableEnded;
-  writeLine(s.log, s.req, res, s.started, err ?? res.err, completed);
+  s.lines(s.req, res, s.started, err ?? res.err, completed);
 }
 
 function onFinish(this: LoggedResponse): void {
@@ -220,6 +280,7 @@ export function createHttpLogger(logger: Logger): HttpLogger {
       },
     },
   );
+  const lines = requestLines(log);
   const middleware = (req: IncomingMessage, res: ServerResponse, next?: () => void): void => {
     const withId = req as IncomingMessage & { id?: unknown };
     if (withId.id === undefined || withId.id === null || withId.id === '') {
@@ -227,7 +288,7 @@ export function createHttpLogger(logger: Logger): HttpLogger {
       res.setHeader(REQUEST_ID_HEADER, id);
       withId.id = id;
     }
-    const s: Logged = { log, req, started: Date.now(), done: false, child: undefined };
+    const s: Logged = { log, lines, req, started: Date.now(), done: false, child: undefined };
     (req as IncomingMessage & { [state]?: Logged })[state] = s;
     (res as LoggedResponse)[state] = s;
     Object.defineProperty(req, 'log', LAZY_LOG);
@@ -240,12 +301,6 @@ export function createHttpLogger(logger: Logger): HttpLogger {
     }
     if (next !== undefined) next();
   };
-  // The line of a request on the fast path is built here rather than by pino's generic
-  // serializers and redaction (half of the line's cost): the fields are known, and so is what
-  // REDACTED_PATHS censors in them. The same bytes as pino writes (test/logger.test.ts).
-  const symbols = log as unknown as Record<symbol, unknown>;
-  const bindings = symbols[pino.symbols.chindingsSym] as string;
-  const stream = symbols[pino.symbols.streamSym] as DestinationStream;
   const fastLine = (
     req: FastRequest,
     res: FastResponse,
@@ -253,43 +308,15 @@ export function createHttpLogger(logger: Logger): HttpLogger {
     started: number,
     completed: boolean,
   ): void => {
-    const status = res.statusCode;
-    if (status >= 500) {
-      // Rare, and with an `err`: pino's own path, from views of what its serializers read.
-      const view = {
-        id,
-        method: req.method,
-        url: req.url,
-        headers: req.headers,
-        socket: req.socket,
-      };
-      const resView = {
-        statusCode: status,
-        headersSent: res.headersSent,
-        getHeaders: () => responseHeaders(res, id),
-      };
-      writeLine(log, view, resView, started, undefined, completed);
-      return;
-    }
-    const level = status >= 400 ? WARN_LEVEL : INFO_LEVEL;
-    if (log.levelVal > level) return;
-    const reqJson = JSON.stringify({
-      id,
-      method: req.method,
-      url: req.url,
-      headers: redact(req.headers, REDACTED_REQUEST_HEADERS),
-      remoteAddress: req.socket.remoteAddress,
-      remotePort: req.socket.remotePort,
-    });
-    const resJson = JSON.stringify({
-      statusCode: res.headersSent ? status : null,
-      headers: responseHeaders(res, id),
-    });
-    stream.write(
-      `{"level":${level},"time":"${new Date().toISOString()}"${bindings},"req":${reqJson},` +
-        `"res":${resJson},"responseTime":${Date.now() - started},` +
-        `"msg":"${completed ? 'request completed' : 'request aborted'}"}\n`,
-    );
+    // What the request line reads of node:http's request and response, with the id the
+    // middleware puts on them: on the response first, as its setHeader does.
+    const view = { id, method: req.method, url: req.url, headers: req.headers, socket: req.socket };
+    const resView = {
+      statusCode: res.statusCode,
+      headersSent: res.headersSent,
+      getHeaders: () => ({ [REQUEST_ID_HEADER]: id, ...res.getHeaders() }),
+    };
+    lines(view, resView, started, undefined, completed);
   };
   return Object.assign(middleware, { logger: log, fastLine });
 }

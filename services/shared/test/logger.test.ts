@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import {
   createHttpLogger,
   createLogger,
@@ -258,6 +258,85 @@ describe('createHttpLogger().fastLine', () => {
       expect([fast.served(), fast.handedOff()]).toEqual([3, 3]);
     } finally {
       await fast.close(0);
+      server.close();
+    }
+  });
+});
+
+describe("createHttpLogger's lines, built by hand", () => {
+  // Each request is logged twice: by the middleware and, from the same objects at the same
+  // moment, by pino itself with the serializers and redaction the lines had before.
+  it('are the bytes pino writes, for node:http and Express-like requests, at each level', async () => {
+    const raw: string[] = [];
+    const reference: string[] = [];
+    const options = { service: 'static', instance: 'static-test', level: 'info' as const };
+    const logger = createLogger({
+      ...options,
+      destination: { write: (l: string) => void raw.push(l) },
+    });
+    const pinoItself = createLogger({
+      ...options,
+      destination: { write: (l: string) => void reference.push(l) },
+    }).child(
+      { component: 'http' },
+      { serializers: { req: pino.stdSerializers.req, res: pino.stdSerializers.res } },
+    );
+    const httpLogger = createHttpLogger(logger);
+    const server = createServer((req, res) => {
+      if (req.headers['x-express'] !== undefined) {
+        // What Express puts on its requests, which pino's serializer reads.
+        Object.assign(req, {
+          originalUrl: `/mounted${req.url}`,
+          query: { q: '1' },
+          params: { id: '7' },
+        });
+      }
+      httpLogger(req, res);
+      res.once('finish', () => {
+        const level = res.statusCode >= 400 ? 'warn' : 'info';
+        pinoItself[level]({ req, res, responseTime: 0 }, 'request completed');
+      });
+      res.setHeader('set-cookie', ['sid=response-secret', 'b=2']);
+      res.statusCode = Number(req.headers['x-status']);
+      res.end('ok');
+    });
+    const { port } = await listen(server, 0, '127.0.0.1');
+    try {
+      for (const [status, express] of [
+        [200, false],
+        [404, false],
+        [200, true],
+        [302, true],
+      ] as const) {
+        const res = await fetch(`http://127.0.0.1:${port}/x?q=1`, {
+          headers: {
+            'x-status': String(status),
+            ...(express ? { 'x-express': '1' } : {}),
+            authorization: 'Bearer s3cret',
+            cookie: 'sid=abc',
+            'x-note': 'a"b\\c é',
+          },
+          redirect: 'manual',
+        });
+        await res.text();
+        await waitFor('both lines', () => raw.length > 0 && reference.length > 0);
+        const mask = (lines: string[]) =>
+          lines
+            .splice(0)
+            .join('')
+            .replace(/"(time|responseTime)":("[^"]*"|\d+)/g, '"$1":0');
+        const [byHand, byPino] = [mask(raw), mask(reference)];
+        expect(byHand).toBe(byPino);
+        for (const secret of ['s3cret', 'sid=abc', 'response-secret'])
+          expect(byHand).not.toContain(secret);
+        expect(JSON.parse(byHand)).toMatchObject({
+          level: status >= 400 ? 40 : 30,
+          req: express
+            ? { url: '/mounted/x?q=1', query: { q: '1' }, params: { id: '7' } }
+            : { url: '/x?q=1' },
+        });
+      }
+    } finally {
       server.close();
     }
   });
