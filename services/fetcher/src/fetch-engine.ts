@@ -14,7 +14,7 @@ import { appendParams, toPairs } from './form-encoding';
 import { DUMP_LIMIT, InlineExchange, type InlineBody, type OverCap } from './inline-exchange';
 import type { FetcherMetrics } from './metrics';
 import { prepareBody, type PreparedBody } from './request-body';
-import type { FetchRequest, FetchResponse, HistoryEntry } from './request-model';
+import type { FetchRequest, FetchResponse, HistoryEntry, ResponseHead } from './request-model';
 import {
   bodyOut,
   decodeBody,
@@ -91,16 +91,7 @@ export interface CancelHook {
 }
 
 /** The final response with its body still to be read (streams and downloads). */
-export interface OpenedResponse {
-  status: number;
-  reason: string;
-  url: string;
-  method: string;
-  history: HistoryEntry[];
-  headers: Record<string, string | string[]>;
-  cookies: Record<string, string>;
-  elapsedMs: number;
-  retries: number;
+export interface OpenedResponse extends ResponseHead {
   /** Decoded when `decoded`; read it to the end or destroy it. */
   body: Readable;
   decoded: boolean;

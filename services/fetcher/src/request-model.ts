@@ -265,10 +265,8 @@ export type BodyOut =
   | { as: 'base64'; base64: string }
   | { as: 'none' };
 
-/** The reply: `requests`' Response as JSON. */
-export interface FetchResponse {
-  /** status < 400, as r.ok. */
-  ok: boolean;
+/** What every answer says of the final response: the reply's fields and a stream's alike. */
+export interface ResponseHead {
   status: number;
   reason: string;
   /** The final URL, after redirects. */
@@ -280,10 +278,16 @@ export interface FetchResponse {
   cookies: Record<string, string>;
   /** Milliseconds from sending the (final) request to its response headers (r.elapsed). */
   elapsedMs: number;
-  /** Milliseconds for the whole fetch, retries and body included. */
-  totalMs: number;
   /** Retries made (attempts after the first, over every hop). */
   retries: number;
+}
+
+/** The reply: `requests`' Response as JSON. */
+export interface FetchResponse extends ResponseHead {
+  /** status < 400, as r.ok. */
+  ok: boolean;
+  /** Milliseconds for the whole fetch, retries and body included. */
+  totalMs: number;
   body: BodyOut;
   sizes: {
     /** Body bytes as received (compressed). */
