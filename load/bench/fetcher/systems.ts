@@ -153,29 +153,43 @@ export function bareProxy(upstream: () => string): BenchSystem {
         String(port),
       ]);
       const url = `http://127.0.0.1:${port}`;
-      try {
+      return withCallers(child, url, async () => {
         await waitForTcp('127.0.0.1', port);
-        const agent = await startAgent(CORES.load, process.execPath, [
+        return startAgent(CORES.load, process.execPath, [
           NODE_CLIENT,
           'fetcher-http',
           url,
           upstream(),
         ]);
-        return {
-          pid: child.pid ?? 0,
-          url,
-          agent,
-          async stop() {
-            await agent.stop();
-            await stopChild(child);
-          },
-        };
-      } catch (err) {
-        child.kill('SIGKILL');
-        throw err;
-      }
+      });
     },
   };
+}
+
+/**
+ * A server started on the server core, measured through its callers (`callers` starts them on
+ * the load core once the server answers); the server is killed if they never start.
+ */
+async function withCallers(
+  server: ChildProcess,
+  url: string,
+  callers: () => Promise<Agent>,
+): Promise<FetchSystem> {
+  try {
+    const agent = await callers();
+    return {
+      pid: server.pid ?? 0,
+      url,
+      agent,
+      async stop() {
+        await agent.stop();
+        await stopChild(server);
+      },
+    };
+  } catch (err) {
+    server.kill('SIGKILL');
+    throw err;
+  }
 }
 
 /** A system the benchmark measures by asking an agent to fetch for a while. */
@@ -244,7 +258,7 @@ export function fetcher(
         },
       });
       const url = `http://127.0.0.1:${port}`;
-      try {
+      return withCallers(child, url, async () => {
         await waitForHttp(`${url}/readyz`);
         const target = via === 'http' ? url : natsUrl!;
         const agent = await startAgent(CORES.load, process.execPath, [
@@ -259,19 +273,8 @@ export function fetcher(
             if (i > 50) throw new Error('the fetcher never answered over NATS');
           }
         }
-        return {
-          pid: child.pid ?? 0,
-          url,
-          agent,
-          async stop() {
-            await agent.stop();
-            await stopChild(child);
-          },
-        };
-      } catch (err) {
-        child.kill('SIGKILL');
-        throw err;
-      }
+        return agent;
+      });
     },
   };
 }
