@@ -40,7 +40,11 @@ interface Answer {
 }
 
 /** An answer with what differs between any two fetches masked: times, dates, made-up ids. */
-async function ask(app: App, body: string, headers: Record<string, string>): Promise<Answer> {
+async function ask(
+  app: App,
+  body: string,
+  headers: Record<string, string | string[]>,
+): Promise<Answer> {
   const res = await request(`${app.url}/fetch`, { method: 'POST', headers, body });
   const text = await res.body.text();
   const out: Record<string, string> = {};
@@ -69,13 +73,19 @@ async function ask(app: App, body: string, headers: Record<string, string>): Pro
 const JSON_TYPE = { 'content-type': 'application/json' };
 
 /** Requests of every kind of answer: a fetch, an upstream's error, and each kind of refusal. */
-const cases: [string, () => string, Record<string, string>][] = [
+const cases: [string, () => string, Record<string, string | string[]>][] = [
   ['a fetch', () => JSON.stringify({ url: `${up.url}/echo` }), JSON_TYPE],
   ['an upstream 404', () => JSON.stringify({ url: `${up.url}/echo?status=404` }), JSON_TYPE],
   [
     'a fetch with a request id',
     () => JSON.stringify({ url: `${up.url}/echo`, params: { a: ['1', '2'] } }),
     { ...JSON_TYPE, 'x-request-id': 'trace-fast' },
+  ],
+  [
+    // node:http joins the two ("a, b"), which is no valid id: a new one is made.
+    'a fetch with two request ids',
+    () => JSON.stringify({ url: `${up.url}/echo` }),
+    { ...JSON_TYPE, 'x-request-id': ['trace-1', 'trace-2'] },
   ],
   ['an invalid envelope', () => JSON.stringify({ url: 7, method: 'NOPE' }), JSON_TYPE],
   ['a body that is not JSON', () => '{"url":', JSON_TYPE],

@@ -95,16 +95,20 @@ export class FastRequest implements ClientRequest {
   ) {}
 
   /**
-   * The value of header `name` (given in lower case); its first when repeated, as node:http
-   * keeps Content-Type (where it joins repeats of most other headers with ", ").
+   * The value of header `name` (given in lower case) as node:http's `req.headers[name]` has it:
+   * repeats joined with ", " ("; " for Cookie), or the first kept for Content-Type and the other
+   * fields node:http does not repeat. Not for Set-Cookie, a list there (`headers` has it).
    */
   header(name: string): string | undefined {
     const raw = this.rawHeaders;
+    let value: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!;
-      if (n.length === name.length && n.toLowerCase() === name) return raw[i + 1];
+      if (n.length === name.length && n.toLowerCase() === name) {
+        value = withRepeat(name, value, raw[i + 1]!) as string;
+      }
     }
-    return undefined;
+    return value;
   }
 
   /** The headers as node:http's `req.headers` has them, made on each call (for log lines). */
@@ -113,15 +117,22 @@ export class FastRequest implements ClientRequest {
     const raw = this.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
-      const value = raw[i + 1]!;
-      const seen = out[name];
-      if (name === 'set-cookie') out[name] = seen === undefined ? [value] : [...seen, value];
-      else if (seen === undefined) out[name] = value;
-      else if (name === 'cookie') out[name] = `${String(seen)}; ${value}`;
-      else if (!SINGLE_VALUED.has(name)) out[name] = `${String(seen)}, ${value}`;
+      out[name] = withRepeat(name, out[name], raw[i + 1]!);
     }
     return out;
   }
+}
+
+/** Header `name`'s value so far (`seen`) with one more `value`, as node:http's req.headers. */
+function withRepeat(
+  name: string,
+  seen: string | string[] | undefined,
+  value: string,
+): string | string[] {
+  if (name === 'set-cookie') return seen === undefined ? [value] : [...seen, value];
+  if (seen === undefined) return value;
+  if (name === 'cookie') return `${String(seen)}; ${value}`;
+  return SINGLE_VALUED.has(name) ? seen : `${String(seen)}, ${value}`;
 }
 
 /** Request headers whose repeats node:http drops (its default, without joinDuplicateHeaders). */

@@ -190,14 +190,18 @@ describe('fast path request bodies', () => {
 });
 
 describe('fast path headers for log lines', () => {
-  it("gives req.headers and res.getHeaders() as node:http's objects have them", async () => {
+  it("gives req.headers, req.header(name) and res.getHeaders() as node:http's objects have them", async () => {
     const replyHeaders = ['Content-Type', 'text/plain', 'set-cookie', 'a=1', 'set-cookie', 'b=2'];
-    const report = (headers: unknown, response: unknown): string =>
-      JSON.stringify({ headers, response });
+    const names = ['accept', 'user-agent', 'cookie', 'x-trace', 'x-none'];
+    const report = (
+      headers: unknown,
+      response: unknown,
+      header: (name: string) => unknown,
+    ): string => JSON.stringify({ headers, response, one: names.map(header) });
     const server = createServer((req, res) => {
       res.setHeader('content-type', 'text/plain');
       res.setHeader('set-cookie', ['a=1', 'b=2']);
-      res.end(report(req.headers, res.getHeaders()));
+      res.end(report(req.headers, res.getHeaders(), (name) => req.headers[name] ?? null));
     });
     const fast = installFastPath(
       server,
@@ -205,7 +209,7 @@ describe('fast path headers for log lines', () => {
       (req, res) => {
         if (req.url === '/node') return false;
         res.writeHead(200, replyHeaders);
-        res.end(report(req.headers, res.getHeaders()));
+        res.end(report(req.headers, res.getHeaders(), (name) => req.header(name) ?? null));
         return true;
       },
     );
@@ -226,6 +230,7 @@ describe('fast path headers for log lines', () => {
     expect(JSON.parse(viaFast)).toMatchObject({
       headers: { 'user-agent': 'one', cookie: 'a=1; b=2', accept: 'text/plain, */*' },
       response: { 'set-cookie': ['a=1', 'b=2'] },
+      one: ['text/plain, */*', 'one', 'a=1; b=2', 't', null],
     });
     expect([fast.served(), fast.handedOff()]).toEqual([1, 1]);
   });
