@@ -4,12 +4,15 @@
  * inclusive and self time, and the self time per source file. Not a benchmark: the profiler
  * itself costs time.
  *
- *   node load/bench/fetcher/profile.ts [--via http|nats] [--duration 5] [--top 40] [--keep]
+ *   node load/bench/fetcher/profile.ts [--via http|nats] [--duration 5] [--top 40] [--keep] [--log-level warn|info]
  *
- * `--cpu-per-fetch N` instead runs N interleaved rounds of the fetcher and the bare node:http
- * relay (servers/bare-proxy.ts) without the profiler and prints the CPU time each spends per
- * fetch (from /proc): a figure that holds up on a busy machine far better than fetches/s, for
- * comparing a change before and after.
+ * `--cpu-per-fetch N` instead runs N interleaved rounds of the fetcher and another system
+ * without the profiler and prints the CPU time each spends per fetch (from /proc): a figure that
+ * holds up on a busy machine far better than fetches/s, for comparing a change before and after.
+ * `--against bare` (the default) is the bare node:http relay (servers/bare-proxy.ts);
+ * `--against node-http` the fetcher with FETCH_FAST_PATH=false. `--log-level` is the fetchers'
+ * LOG_LEVEL (default warn, as the benchmark; `info` writes a request line per fetch, as
+ * `netlab up` runs it).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { parseArgs } from 'node:util';
 import {
   CORES,
   freePort,
+  labEnv,
   sampleProcesses,
   spawnPinned,
   stopChild,
@@ -34,8 +38,11 @@ const { values } = parseArgs({
     top: { type: 'string', default: '40' },
     keep: { type: 'boolean', default: false },
     'cpu-per-fetch': { type: 'string' },
+    against: { type: 'string', default: 'bare' },
+    'log-level': { type: 'string', default: 'warn' },
   },
 });
+const logLevel = values['log-level'];
 const via = values.via === 'nats' ? 'nats' : 'http';
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -111,21 +118,37 @@ function report(profile: Profile, top: number): void {
 
 const CLIENT = join(REPO, 'load', 'bench', 'fetcher', 'clients', 'node-client.ts');
 
-/** Median of CPU µs per fetch of the fetcher and of the bare relay, over interleaved rounds. */
+const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');
+
+/** What `--cpu-per-fetch` compares the fetcher with (`--against`). */
+const AGAINST: Record<string, { args: (port: number) => string[]; env: Record<string, string> }> = {
+  bare: {
+    args: (port) => [
+      join(REPO, 'load', 'bench', 'fetcher', 'servers', 'bare-proxy.ts'),
+      String(port),
+    ],
+    env: {},
+  },
+  'node-http': { args: () => [FETCHER_MAIN], env: { FETCH_FAST_PATH: 'false' } },
+};
+
+/** Median of CPU µs per fetch of the fetcher and of `--against`, over interleaved rounds. */
 async function cpuPerFetch(rounds: number, upstream: string): Promise<void> {
   const seconds = Number(values.duration);
-  const start = async (which: 'fetcher' | 'bare') => {
+  const against = AGAINST[values.against];
+  if (against === undefined)
+    throw new Error(`--against ${values.against}: one of ${Object.keys(AGAINST).join(', ')}`);
+  const start = async (which: string) => {
     const port = await freePort();
-    const args =
-      which === 'fetcher'
-        ? [join(REPO, 'services', 'fetcher', 'dist', 'main.js')]
-        : [join(REPO, 'load', 'bench', 'fetcher', 'servers', 'bare-proxy.ts'), String(port)];
-    const child = spawnPinned(CORES.server, process.execPath, args, {
+    const { args, env } = which === 'fetcher' ? { args: () => [FETCHER_MAIN], env: {} } : against;
+    const child = spawnPinned(CORES.server, process.execPath, args(port), {
       env: {
         ...process.env,
         HOST: '127.0.0.1',
         PORT: String(port),
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: logLevel,
+        ...labEnv('fetcher'),
+        ...env,
         FETCH_ALLOW: `127.0.0.1:${new URL(upstream).port}`,
         NATS_URL: '',
       },
@@ -140,7 +163,7 @@ async function cpuPerFetch(rounds: number, upstream: string): Promise<void> {
     await agent.run(1, 64);
     return { which, child, agent };
   };
-  const systems = [await start('fetcher'), await start('bare')];
+  const systems = [await start('fetcher'), await start(values.against)];
   const results = new Map<string, { us: number; rate: number }[]>();
   try {
     for (let round = 0; round < rounds; round++) {
@@ -192,13 +215,14 @@ async function main(): Promise<void> {
   const child = spawnPinned(
     CORES.server,
     process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', profDir, join(REPO, 'services', 'fetcher', 'dist', 'main.js')],
+    ['--cpu-prof', '--cpu-prof-dir', profDir, FETCHER_MAIN],
     {
       env: {
         ...process.env,
         HOST: '127.0.0.1',
         PORT: String(port),
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: logLevel,
+        ...labEnv('fetcher'),
         FETCH_ALLOW: `127.0.0.1:${new URL(upstream.url).port}`,
         NATS_URL: nats?.url ?? '',
       },
