@@ -129,7 +129,9 @@ function withRepeat(
   seen: string | string[] | undefined,
   value: string,
 ): string | string[] {
-  if (name === 'set-cookie') return seen === undefined ? [value] : [...seen, value];
+  if (name === 'set-cookie') {
+    return seen === undefined ? [value] : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
   if (seen === undefined) return value;
   if (name === 'cookie') return `${String(seen)}; ${value}`;
   return SINGLE_VALUED.has(name) ? seen : `${String(seen)}, ${value}`;
