@@ -1,6 +1,13 @@
 import type { PartInput } from './manifest';
 
 /**
+ * A young generation of at most 2 × 8 MiB for the Node parts under load: left alone, V8 grows it
+ * to 128 MiB, and then runs a full GC every few hundred ms (gateway README, "The tail"); the
+ * fetcher keeps 100 MiB less with it. V8 reads it only at start-up, hence NODE_OPTIONS.
+ */
+const CAPPED_YOUNG_GENERATION = { NODE_OPTIONS: '--max-semi-space-size=8' };
+
+/**
  * The parts `netlab up` runs, in start order (stopped in reverse), validated by `parseManifest`.
  * A service joins the lab by adding one entry here once it has a `dist/main.js`, e.g.
  *
@@ -15,13 +22,6 @@ import type { PartInput } from './manifest';
  *
  * The static server keeps its health paths under `/-/` so that no file can shadow them.
  */
-/**
- * A young generation of at most 2 × 8 MiB for the Node parts under load: left alone, V8 grows it
- * to 128 MiB, and then runs a full GC every few hundred ms (gateway README, "The tail"); the
- * fetcher keeps 100 MiB less with it. V8 reads it only at start-up, hence NODE_OPTIONS.
- */
-const CAPPED_YOUNG_GENERATION = { NODE_OPTIONS: '--max-semi-space-size=8' };
-
 export const labParts: readonly PartInput[] = [
   {
     name: 'static',

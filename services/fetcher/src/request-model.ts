@@ -212,7 +212,6 @@ function plainGet(input: unknown): FetchRequest | undefined {
   return { method: 'GET', url, allowRedirects: true };
 }
 
-/** Validates an envelope; every problem is listed in one FETCH_INVALID_REQUEST. */
 /**
  * The JSON of an envelope as received (an HTTP body, a NATS message), not yet validated:
  * FETCH_INVALID_REQUEST when it is not JSON.
@@ -228,6 +227,7 @@ export function parseEnvelopeJson(text: string): unknown {
   }
 }
 
+/** Validates an envelope; every problem is listed in one FETCH_INVALID_REQUEST. */
 export function parseFetchRequest(input: unknown): FetchRequest {
   const plain = plainGet(input);
   if (plain !== undefined) return plain;
