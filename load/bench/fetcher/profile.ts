@@ -9,8 +9,10 @@
  * `--cpu-per-fetch N` instead runs N interleaved rounds of the fetcher and another system
  * without the profiler and prints the CPU time each spends per fetch (from /proc): a figure that
  * holds up on a busy machine far better than fetches/s, for comparing a change before and after.
- * `--against bare` (the default) is the bare node:http relay (servers/bare-proxy.ts);
- * `--against node-http` the fetcher with FETCH_FAST_PATH=false. `--log-level` is the fetchers'
+ * `--against bare` (the default) is the bare node:http relay (servers/bare-proxy.ts), `--against
+ * raw` the relay on node:net and undici dispatch (servers/raw-relay.ts);
+ * `--against node-http` the fetcher with FETCH_FAST_PATH=false, `--against pretenuring` the fetcher
+ * with V8's allocation-site pretenuring left on. `--log-level` is the fetchers'
  * LOG_LEVEL (default warn, as the benchmark; `info` writes a request line per fetch, as
  * `netlab up` runs it).
  */
@@ -121,15 +123,15 @@ const CLIENT = join(REPO, 'load', 'bench', 'fetcher', 'clients', 'node-client.ts
 const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');
 
 /** What `--cpu-per-fetch` compares the fetcher with (`--against`). */
+const relayServer = (file: string) => ({
+  args: (port: number) => [join(REPO, 'load', 'bench', 'fetcher', 'servers', file), String(port)],
+  env: {},
+});
 const AGAINST: Record<string, { args: (port: number) => string[]; env: Record<string, string> }> = {
-  bare: {
-    args: (port) => [
-      join(REPO, 'load', 'bench', 'fetcher', 'servers', 'bare-proxy.ts'),
-      String(port),
-    ],
-    env: {},
-  },
+  bare: relayServer('bare-proxy.ts'),
+  raw: relayServer('raw-relay.ts'),
   'node-http': { args: () => [FETCHER_MAIN], env: { FETCH_FAST_PATH: 'false' } },
+  pretenuring: { args: () => ['--allocation-site-pretenuring', FETCHER_MAIN], env: {} },
 };
 
 /** Median of CPU µs per fetch of the fetcher and of `--against`, over interleaved rounds. */

@@ -28,6 +28,7 @@ import {
   fetcher,
   installPeers,
   peerVersions,
+  rawRelay,
   REPO,
   requestsThreads,
   startNats,
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
       fetcher('fetcher over NATS', 'nats', up, () => nats?.url),
       undiciDirect(up),
       bareProxy(up),
+      rawRelay(up),
       requestsThreads(up),
       aiohttpAsync(up),
     ];
@@ -100,11 +102,11 @@ async function main(): Promise<void> {
     const measurements = await runMatrix({ systems, tests, reps });
     const rows = summarize(measurements, { primary: 'fetchesPerSec', reference: REFERENCE });
     const rate = (name: string) => rows.find((r) => r.system === name)?.medians.fetchesPerSec;
-    const http = rate('fetcher over HTTP');
-    const vs = (name: string): string => {
-      const other = rate(name);
-      return http === undefined || other === undefined ? 'n/a' : `${(http / other).toFixed(2)}×`;
+    const ratio = (a: string, b: string): string => {
+      const [x, y] = [rate(a), rate(b)];
+      return x === undefined || y === undefined ? 'n/a' : `${(x / y).toFixed(2)}×`;
     };
+    const vs = (name: string): string => ratio('fetcher over HTTP', name);
     writeReport({
       name: 'fetcher',
       title: `fetcher: fetches/s of a 1 KiB resource, ${concurrency} concurrent callers`,
@@ -124,9 +126,9 @@ async function main(): Promise<void> {
         ...machineNotes(),
         `${durationS} s per measurement, ${reps} repetitions interleaved, medians; peers: ${peerVersions()}, undici (workspace).`,
         'Each system makes the fetches on the server core (CPU % and RSS are of that process); nginx serves the 1 KiB file on the same core.',
-        "The fetcher's callers (an undici Pool posting envelopes, or a NATS client, with nats-server) run on the load core; caller CPU % is theirs. 'bare node:http + undici' is servers/bare-proxy.ts with the same callers: the floor of a fetch service on node:http.",
+        "The fetcher's callers (an undici Pool posting envelopes, or a NATS client, with nats-server) run on the load core; caller CPU % is theirs. The relays have the same callers: 'bare node:http + undici' (servers/bare-proxy.ts) is the floor of a fetch service on node:http, 'raw node:net + undici' (servers/raw-relay.ts) the floor of any fetch service over HTTP on undici.",
         `The fetcher runs as netlab up runs it (${describeEnv(labEnv('fetcher'))}); the other Node systems with Node's defaults.`,
-        `Targets: fetcher over HTTP ≥ 0.5× ${REFERENCE} (measured ${vs(REFERENCE)}), ≥ 2× aiohttp (measured ${vs('aiohttp')}); it runs at ${vs('bare node:http + undici')} the bare node:http floor.`,
+        `Targets: fetcher over HTTP ≥ 0.5× ${REFERENCE} (measured ${vs(REFERENCE)}), ≥ 2× aiohttp (measured ${vs('aiohttp')}); it runs at ${vs('bare node:http + undici')} the bare node:http floor and ${vs('raw node:net + undici')} the raw floor, which itself makes ${ratio('raw node:net + undici', 'aiohttp')} aiohttp's fetches/s.`,
       ],
     });
   } finally {

@@ -140,16 +140,22 @@ export async function startAgent(core: number, cmd: string, args: string[]): Pro
 }
 
 /**
- * node:http + an undici Pool and nothing else (servers/bare-proxy.ts), on the server core, with
- * the same callers as the fetcher over HTTP: the floor of any fetch service built on node:http.
+ * A relay of servers/ on the server core, with the same callers as the fetcher over HTTP:
+ * `bare-proxy.ts` (node:http + an undici Pool and nothing else: the floor of any fetch service
+ * built on node:http) or `raw-relay.ts` (node:net + undici dispatch: the floor of any fetch
+ * service over HTTP on undici).
  */
-export function bareProxy(upstream: () => string): BenchSystem {
+export function relay(
+  name: string,
+  server: 'bare-proxy.ts' | 'raw-relay.ts',
+  upstream: () => string,
+): BenchSystem {
   return {
-    name: 'bare node:http + undici',
+    name,
     async start(): Promise<FetchSystem> {
       const port = await freePort();
       const child = spawnPinned(CORES.server, process.execPath, [
-        join(HERE, 'servers', 'bare-proxy.ts'),
+        join(HERE, 'servers', server),
         String(port),
       ]);
       const url = `http://127.0.0.1:${port}`;
@@ -165,6 +171,12 @@ export function bareProxy(upstream: () => string): BenchSystem {
     },
   };
 }
+
+export const bareProxy = (upstream: () => string): BenchSystem =>
+  relay('bare node:http + undici', 'bare-proxy.ts', upstream);
+
+export const rawRelay = (upstream: () => string): BenchSystem =>
+  relay('raw node:net + undici', 'raw-relay.ts', upstream);
 
 /**
  * A server started on the server core, measured through its callers (`callers` starts them on

@@ -15,6 +15,18 @@ const envelope = JSON.stringify({ url: upstream });
 const encoder = new TextEncoder();
 const payload = encoder.encode(envelope);
 
+/**
+ * How long a caller waits for an answer before counting an error: a system that stops answering
+ * ends its run (deadline + this) instead of hanging the benchmark.
+ */
+const ANSWER_TIMEOUT_MS = 10_000;
+const POOL = {
+  connections: 256,
+  pipelining: 1,
+  headersTimeout: ANSWER_TIMEOUT_MS,
+  bodyTimeout: ANSWER_TIMEOUT_MS,
+};
+
 /** True for a good answer; anything else is an error, described by `lastError`. */
 type Call = () => Promise<boolean>;
 let lastError = '';
@@ -22,7 +34,7 @@ let lastError = '';
 async function caller(): Promise<{ call: Call; close: () => Promise<void> }> {
   if (mode === 'direct') {
     const u = new URL(upstream);
-    const pool = new Pool(u.origin, { connections: 256, pipelining: 1 });
+    const pool = new Pool(u.origin, POOL);
     const path = u.pathname + u.search;
     return {
       call: async () => {
@@ -34,7 +46,7 @@ async function caller(): Promise<{ call: Call; close: () => Promise<void> }> {
     };
   }
   if (mode === 'fetcher-http') {
-    const pool = new Pool(target, { connections: 256, pipelining: 1 });
+    const pool = new Pool(target, POOL);
     return {
       call: async () => {
         const res = await pool.request({
@@ -55,7 +67,9 @@ async function caller(): Promise<{ call: Call; close: () => Promise<void> }> {
     const nc = await connect({ servers: target });
     return {
       call: async () => {
-        const msg = await nc.request('netlab.fetcher.fetch', payload, { timeout: 10_000 });
+        const msg = await nc.request('netlab.fetcher.fetch', payload, {
+          timeout: ANSWER_TIMEOUT_MS,
+        });
         const reply = msg.json<{ status?: number; error?: { code: string } }>();
         if (reply.status !== 200) lastError = reply.error?.code ?? `status ${reply.status}`;
         return reply.status === 200;
