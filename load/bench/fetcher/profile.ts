@@ -31,7 +31,16 @@ import {
   waitForHttp,
   waitForTcp,
 } from '../lib/index.ts';
-import { REPO, startAgent, startNats, startUpstream } from './systems.ts';
+import {
+  FETCHER_MAIN,
+  NODE_CLIENT,
+  relayScript,
+  REPO,
+  startAgent,
+  startNats,
+  startUpstream,
+  type RelayServer,
+} from './systems.ts';
 
 const { values } = parseArgs({
   options: {
@@ -118,15 +127,11 @@ function report(profile: Profile, top: number): void {
     say(`${pct(us)}  ${file}`);
 }
 
-const CLIENT = join(REPO, 'load', 'bench', 'fetcher', 'clients', 'node-client.ts');
-
-const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');
-
-/** What `--cpu-per-fetch` compares the fetcher with (`--against`). */
-const relayServer = (file: string) => ({
-  args: (port: number) => [join(REPO, 'load', 'bench', 'fetcher', 'servers', file), String(port)],
+const relayServer = (server: RelayServer) => ({
+  args: (port: number) => [relayScript(server), String(port)],
   env: {},
 });
+/** What `--cpu-per-fetch` compares the fetcher with (`--against`). */
 const AGAINST: Record<string, { args: (port: number) => string[]; env: Record<string, string> }> = {
   bare: relayServer('bare-proxy.ts'),
   raw: relayServer('raw-relay.ts'),
@@ -157,7 +162,7 @@ async function cpuPerFetch(rounds: number, upstream: string): Promise<void> {
     });
     await waitForTcp('127.0.0.1', port);
     const agent = await startAgent(CORES.load, process.execPath, [
-      CLIENT,
+      NODE_CLIENT,
       'fetcher-http',
       `http://127.0.0.1:${port}`,
       upstream,
@@ -234,7 +239,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/readyz`);
     const agent = await startAgent(CORES.load, process.execPath, [
-      CLIENT,
+      NODE_CLIENT,
       `fetcher-${via}`,
       via === 'http' ? url : nats!.url,
       upstream.url,

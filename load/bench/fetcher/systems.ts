@@ -29,8 +29,12 @@ import type { BenchSystem, RunningSystem } from '../lib/index.ts';
 export const HERE = join(repoRoot(process.cwd()), 'load', 'bench', 'fetcher');
 export const REPO = repoRoot(HERE);
 export const VENV = join(HERE, '.peers', 'venv');
-const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');
-const NODE_CLIENT = join(HERE, 'clients', 'node-client.ts');
+export const FETCHER_MAIN = join(REPO, 'services', 'fetcher', 'dist', 'main.js');
+export const NODE_CLIENT = join(HERE, 'clients', 'node-client.ts');
+
+/** The relays of servers/ (see `relay`), each started as `node <script> PORT`. */
+export type RelayServer = 'bare-proxy.ts' | 'raw-relay.ts';
+export const relayScript = (server: RelayServer): string => join(HERE, 'servers', server);
 
 /** Pinned peers (BENCHMARKING.md), installed with pip into the benchmark's own virtualenv. */
 export const PEERS: Readonly<Record<string, string>> = {
@@ -145,17 +149,13 @@ export async function startAgent(core: number, cmd: string, args: string[]): Pro
  * built on node:http) or `raw-relay.ts` (node:net + undici dispatch: the floor of any fetch
  * service over HTTP on undici).
  */
-export function relay(
-  name: string,
-  server: 'bare-proxy.ts' | 'raw-relay.ts',
-  upstream: () => string,
-): BenchSystem {
+export function relay(name: string, server: RelayServer, upstream: () => string): BenchSystem {
   return {
     name,
     async start(): Promise<FetchSystem> {
       const port = await freePort();
       const child = spawnPinned(CORES.server, process.execPath, [
-        join(HERE, 'servers', server),
+        relayScript(server),
         String(port),
       ]);
       const url = `http://127.0.0.1:${port}`;
